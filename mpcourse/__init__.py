@@ -1,0 +1,56 @@
+"""mpcourse: the helper package of the Python multiprocessing course.
+
+Importing it (the first cell of every notebook does) makes multiprocessing work the
+same way in a notebook under every start method:
+
+* ``COURSE_START_METHOD=fork|spawn|forkserver`` forces that start method;
+* functions and classes defined in notebook cells travel to children by value.
+
+Public API (submodules load on first use, so a spawned child pays only for what it needs):
+
+=========================  ======================================================
+``call_with_deadline``     run a call in a child process tree with a deadline,
+                           report where each process is stuck, kill the tree
+``DeadlineExceeded``       raised by it, with a message a student understands
+``Timeline``               record events from any process; ``.plot()`` draws them
+``Arena``                  forces the worst interleaving on instrumented objects
+``TrackedLock``            a ``multiprocessing.Lock`` that records waits and holds
+``Account``, ``TicketDB``  instrumented shared objects (get/set, query/get/set/record)
+``Counter``                a ``Value``-like shared number with ``.value``/``.get_lock()``
+``start_method``           the start method in force
+=========================  ======================================================
+"""
+from __future__ import annotations
+
+from . import _startup
+
+__all__ = [
+    "Account", "Arena", "Counter", "DeadlineExceeded", "TicketDB", "Timeline", "TrackedLock",
+    "call_with_deadline", "start_method",
+]
+
+_startup.apply_start_method()
+_startup.install_by_value_transport()
+_startup.install_child_setup()
+
+_LAZY = {
+    "call_with_deadline": "runner", "DeadlineExceeded": "runner",
+    "Timeline": "timeline",
+    "Arena": "shared", "TrackedLock": "shared", "Account": "shared", "TicketDB": "shared",
+    "Counter": "shared",
+}
+
+
+def start_method() -> str:
+    """The start method children of this process use."""
+    import multiprocessing
+
+    return multiprocessing.get_start_method()
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'mpcourse' has no attribute {name!r}")
