@@ -37,10 +37,17 @@ def _main_is_importable() -> bool:
     return bool(getattr(main, "__file__", None))
 
 
+def _findable_in_main(obj) -> bool:
+    """Pickling by reference works: a child re-imports a script __main__ and finds obj in it."""
+    if not _main_is_importable():
+        return False
+    return getattr(sys.modules["__main__"], getattr(obj, "__qualname__", ""), None) is obj
+
+
 def _by_value(obj):
     """Reduce functions and classes that live in an unimportable __main__ to cloudpickle bytes."""
     if isinstance(obj, type) or callable(obj) and hasattr(obj, "__code__"):
-        if getattr(obj, "__module__", None) == "__main__" and not _main_is_importable():
+        if getattr(obj, "__module__", None) == "__main__" and not _findable_in_main(obj):
             import cloudpickle
 
             return pickle.loads, (cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL),)
