@@ -62,7 +62,7 @@ def become_subreaper() -> bool:
     return libc.prctl(36, 1, 0, 0, 0) == 0          # PR_SET_CHILD_SUBREAPER
 
 
-def tagged_processes(token: str) -> list:
+def tagged_processes(token: str, variable: str = TREE_VARIABLE) -> list:
     """Processes whose environment carries our tree token (Linux and macOS; empty on Windows)."""
     import psutil
 
@@ -72,32 +72,34 @@ def tagged_processes(token: str) -> list:
         if proc.pid == me:
             continue
         try:
-            if proc.environ().get(TREE_VARIABLE) == token:
+            if proc.environ().get(variable) == token:
                 found.append(proc)
         except (psutil.Error, OSError):
             continue
     return found
 
 
-def tree_of(pid: int, token: str | None = None) -> list:
+def tree_of(pid: int | None, token: str | None = None, variable: str = TREE_VARIABLE) -> list:
     """The process ``pid``, its descendants, and every process tagged with ``token``."""
     import psutil
 
     procs = {}
     try:
-        root = psutil.Process(pid)
-        procs[root.pid] = root
-        for child in root.children(recursive=True):
-            procs[child.pid] = child
+        if pid is not None:
+            root = psutil.Process(pid)
+            procs[root.pid] = root
+            for child in root.children(recursive=True):
+                procs[child.pid] = child
     except psutil.Error:
         pass
     if token:
-        for proc in tagged_processes(token):
+        for proc in tagged_processes(token, variable):
             procs.setdefault(proc.pid, proc)
     return list(procs.values())
 
 
-def kill_tree(pid: int | None = None, token: str | None = None, include_root: bool = True) -> int:
+def kill_tree(pid: int | None = None, token: str | None = None, include_root: bool = True,
+              variable: str = TREE_VARIABLE) -> int:
     """Freeze, then kill, a process tree; return how many processes were killed.
 
     SIGSTOP first, so that no process of a fork bomb can start another while we look.
@@ -107,7 +109,7 @@ def kill_tree(pid: int | None = None, token: str | None = None, include_root: bo
     me = os.getpid()
     killed: dict[int, object] = {}
     for _round in range(20):
-        procs = [p for p in (tree_of(pid, token) if pid else tagged_processes(token or ""))
+        procs = [p for p in tree_of(pid, token, variable)
                  if p.pid != me and p.pid not in killed and (include_root or p.pid != pid)]
         if not procs:
             break

@@ -1,0 +1,8 @@
+# expect: withdraw=fail
+# why: the lock covers the read only; the write happens after release
+# %% withdraw
+def withdraw(lock, account, amount):
+    lock.acquire()
+    current = account.get()
+    lock.release()
+    account.set(current - amount)

@@ -1,0 +1,155 @@
+"""Run nbgrader's real commands on a scratch copy of the course, and read the gradebook.
+
+A corpus file is ``tests/corpus/<assignment>/<student>.py``: ``# expect: <grade_id>=<verdict>``
+lines, a ``# why:`` line, then ``# %% <grade_id>`` sections that replace answer cells
+(missing sections come from ``reference.py``). Verdicts: pass, fail, partial, zero.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = Path(__file__).resolve().parent / "corpus"
+START_METHODS = ("fork", "spawn", "forkserver")
+SECTION = re.compile(r"^# %% (\S+)\s*$", re.M)
+
+
+@dataclass
+class Student:
+    path: Path
+    sections: dict[str, str]
+    expect: dict[str, str] = field(default_factory=dict)
+    why: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+
+def read_student(path: Path) -> Student:
+    text = path.read_text(encoding="utf-8")
+    head, *rest = SECTION.split(text)
+    sections = {rest[i]: rest[i + 1].strip() + "\n" for i in range(0, len(rest), 2)}
+    student = Student(path, sections)
+    for line in head.splitlines():
+        if line.startswith("# expect:"):
+            for pair in line[len("# expect:"):].split():
+                gid, _, verdict = pair.partition("=")
+                student.expect[gid] = verdict
+        elif line.startswith("# why:"):
+            student.why = line[len("# why:"):].strip()
+    return student
+
+
+def corpus(assignment: str) -> list[Student]:
+    return [read_student(p) for p in sorted((CORPUS / assignment).glob("*.py"))]
+
+
+def environment(start_method: str | None = None) -> dict[str, str]:
+    """nbgrader needs the venv's scripts (alembic, jupyter) on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    if start_method:
+        env["COURSE_START_METHOD"] = start_method
+    return env
+
+
+def nbgrader(course: Path, *args: str, start_method: str | None = None, check: bool = True,
+             timeout: float = 1800) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=environment(start_method),
+                            capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def make_course(tmp: Path, assignments: list[str]) -> Path:
+    """A scratch course: the repo's config and sources, assignments generated there."""
+    course = tmp / "course"
+    course.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    for assignment in assignments:
+        shutil.copytree(REPO / "source" / assignment, course / "source" / assignment)
+    for assignment in assignments:
+        nbgrader(course, "generate_assignment", assignment, "--force")
+    return course
+
+
+def answer_ids(notebook: Path) -> list[str]:
+    nb = nbformat.read(notebook, as_version=4)
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
+
+
+def submit(course: Path, assignment: str, students: list[Student]) -> None:
+    """Write submitted/<student>/<assignment>/ from the release, answers replaced."""
+    release = course / "release" / assignment
+    reference = next((s for s in students if s.id == "reference"), None) or read_student(
+        CORPUS / assignment / "reference.py")
+    for student in students:
+        dest = course / "submitted" / student.id / assignment
+        if dest.exists():
+            shutil.rmtree(dest)
+        shutil.copytree(release, dest)
+        for path in dest.glob("*.ipynb"):
+            nb = nbformat.read(path, as_version=4)
+            for cell in nb.cells:
+                gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+                if cell.metadata.get("nbgrader", {}).get("solution"):
+                    cell.source = student.sections.get(gid, reference.sections.get(gid, cell.source))
+            nbformat.write(nb, path)
+        (dest / "timestamp.txt").write_text("2026-11-26 12:00:00.000000 UTC\n")
+
+
+def scores(course: Path, assignment: str, student: str) -> dict[str, tuple[float, float]] | None:
+    """{exercise grade_id: (score, max)} from the gradebook; None if the student was never graded."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if not (course / "autograded" / student / assignment).is_dir():
+        return None
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        try:
+            submission = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return None
+        answers = {c.name for nb in submission.assignment.notebooks for c in nb.solution_cells}
+        out: dict[str, list[float]] = {gid: [0.0, 0.0] for gid in answers}
+        for nb in submission.notebooks:
+            for grade in nb.grades:
+                owners = [gid for gid in answers if grade.name == gid or grade.name.startswith(gid + "_")]
+                if not owners or grade.max_score == 0:
+                    continue
+                if grade.auto_score is None and grade.manual_score is None:
+                    return None
+                owner = max(owners, key=len)
+                out[owner][0] += grade.score
+                out[owner][1] += grade.max_score
+    return {gid: (s, m) for gid, (s, m) in out.items()}
+
+
+def verdict_met(verdict: str, score: float, max_score: float) -> bool:
+    return {"pass": score >= max_score, "fail": score < max_score, "partial": 0 < score < max_score,
+            "zero": score == 0, "any": True}[verdict]
+
+
+def mismatches(course: Path, assignment: str, students: list[Student]) -> list[str]:
+    """One line per student whose grades do not match the corpus's expectations."""
+    problems = []
+    for student in students:
+        got = scores(course, assignment, student.id)
+        if got is None:
+            problems.append(f"{student.id}: not graded")
+            continue
+        for gid, (score, max_score) in sorted(got.items()):
+            verdict = student.expect.get(gid, "pass")
+            if not verdict_met(verdict, score, max_score):
+                problems.append(f"{student.id}: {gid} expected {verdict}, got {score:g}/{max_score:g} ({student.why})")
+    return problems

@@ -1,0 +1,86 @@
+"""Every assignment, end to end through nbgrader's own commands, under every start method.
+
+For each assignment: generate the student version, submit every file of its corpus
+(tests/corpus/<assignment>/), autograde, and compare each exercise's points with the
+verdict the corpus file expects. Afterwards no process of the grading may be alive.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from course import REPO, START_METHODS, corpus, make_course, mismatches, nbgrader, submit
+
+ASSIGNMENTS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
+
+
+def leftover_processes() -> list[str]:
+    """Processes that carry a grading kernel's tag: started by a submission, still alive."""
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if "MPCOURSE_KERNEL_TREE" in proc.environ() and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(f"{proc.pid}: {' '.join(proc.info['cmdline'] or [])[:120]}")
+        except (psutil.Error, OSError):
+            continue
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("start_method", START_METHODS)
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_corpus_is_graded_as_expected(tmp_path, assignment, start_method):
+    students = corpus(assignment)
+    assert any(s.id == "reference" for s in students), f"tests/corpus/{assignment}/reference.py is missing"
+    assert len(students) > 1, f"tests/corpus/{assignment} has no wrong submission"
+    course = make_course(tmp_path, [assignment])
+    submit(course, assignment, students)
+    nbgrader(course, "autograde", assignment, "--force", start_method=start_method, check=False)
+    assert mismatches(course, assignment, students) == []
+    assert leftover_processes() == []
+
+
+def _normalized(path: Path) -> dict:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    nb.get("metadata", {}).pop("language_info", None)      # depends on the Python that generated it
+    return nb
+
+
+def test_release_is_what_generate_assignment_makes(tmp_path):
+    course = make_course(tmp_path, ASSIGNMENTS)
+    for assignment in ASSIGNMENTS:
+        fresh = sorted(p.name for p in (course / "release" / assignment).iterdir())
+        committed = sorted(p.name for p in (REPO / "release" / assignment).iterdir())
+        assert committed == fresh, f"release/{assignment} holds other files than a fresh generate_assignment"
+        for name in fresh:
+            if name.endswith(".ipynb"):
+                assert _normalized(REPO / "release" / assignment / name) == \
+                    _normalized(course / "release" / assignment / name), \
+                    f"release/{assignment}/{name} is stale: run `nbgrader generate_assignment {assignment} --force`"
+
+
+def test_release_hides_solutions_and_hidden_tests():
+    for path in (REPO / "release").rglob("*.ipynb"):
+        text = path.read_text(encoding="utf-8")
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS"):
+            assert marker not in text, f"{path} leaks a {marker} region"
+
+
+def test_unsolved_release_fails_fast_with_not_implemented(tmp_path):
+    """A student who runs the released notebook untouched gets quick failures, never a hang."""
+    from nbclient import NotebookClient
+
+    for assignment in ASSIGNMENTS:
+        for path in (REPO / "release" / assignment).glob("*.ipynb"):
+            nb = nbformat.read(path, as_version=4)
+            NotebookClient(nb, timeout=60, allow_errors=True, kernel_name="python3",
+                           resources={"metadata": {"path": str(tmp_path)}}).execute()
+            tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")]
+            for cell in tests:
+                errors = [o for o in cell.outputs if o.output_type == "error"]
+                assert errors, f"{assignment}: {cell.metadata.nbgrader.grade_id} passed with no answer"
+                assert any("NotImplementedError" in "".join(e.traceback) or "not written yet" in e.evalue
+                           for e in errors), f"{assignment}: {cell.metadata.nbgrader.grade_id}: {errors[0].evalue}"
