@@ -191,7 +191,7 @@ def draw_timeline(events: list[Event], title: str = "", highlight: Iterable[tupl
 
     rows = _row_order(events)
     height = 0.6 + 0.45 * max(len(rows), 1)
-    fig = Figure(figsize=(8, height + 0.9))
+    fig = Figure(figsize=(8, height + 0.9), layout="constrained")
     ax = fig.add_subplot()
     if not events:
         ax.text(0.5, 0.5, "no events were recorded", ha="center", va="center", transform=ax.transAxes)
@@ -220,9 +220,8 @@ def draw_timeline(events: list[Event], title: str = "", highlight: Iterable[tupl
     ax.invert_yaxis()
     ax.set_xlabel("time since the first event (ms)")
     ax.set_ylim(len(rows) - 0.4, -0.8)
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.45 - 0.9 / height),
-              ncol=min(len(handles), 4), fontsize=8, frameon=False)
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4), fontsize=8,
+               frameon=False)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
     return fig
