@@ -6,6 +6,7 @@ They send results back through a Queue or record events on a Timeline instead.
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import signal
 import subprocess
@@ -112,7 +113,7 @@ def sleep_forever(tl: Timeline) -> None:
         tl.mark("finally ran")            # never recorded: SIGTERM's default action skips finally
 
 
-def clean_up_on_sigterm(tl: Timeline, ready: multiprocessing.Queue, cleanup: float) -> None:
+def clean_up_on_sigterm(tl: Timeline, ready: multiprocessing.synchronize.Event, cleanup: float) -> None:
     """Catch SIGTERM and spend ``cleanup`` seconds tidying up: terminate() does not end us at once."""
 
     def on_sigterm(signum, frame):
@@ -123,8 +124,9 @@ def clean_up_on_sigterm(tl: Timeline, ready: multiprocessing.Queue, cleanup: flo
 
     signal.signal(signal.SIGTERM, on_sigterm)
     tl.state("sleeping")
-    ready.put("handler installed")
-    time.sleep(60)
+    ready.set()                # an Event, not a Queue: a queue's feeder thread could catch the signal
+    for _ in range(600):       # short sleeps: Python runs a handler between them at the latest
+        time.sleep(0.1)
 
 
 def exit_at_once() -> None:
