@@ -194,6 +194,7 @@ class TrackedLock:
         self._lock.release()
         _held = max(_held - 1, 0)
         self.arena.timeline.state(_base_state())
+        self.arena.pause()         # hand the lock to a waiter before we could take it back
 
     def __enter__(self) -> bool:
         return self.acquire()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..runner import ChildDied, DeadlineExceeded, call_with_deadline
 from ..timeline import Event, Timeline
 
-__all__ = ["CheckFailed", "Verdict", "check", "failed", "passed", "overlaps"]
+__all__ = ["CheckFailed", "Verdict", "check", "failed", "overlaps", "passed", "raised"]
 
 
 class CheckFailed(AssertionError):
@@ -39,6 +39,16 @@ def failed(message: str, timeline: Timeline | None = None, highlight=(), title: 
     """A failed verdict; with a timeline, the picture of what really happened travels with it."""
     events = timeline.events() if timeline is not None else None
     return Verdict(False, message, events, list(highlight), title)
+
+
+def raised(timeline: Timeline, call: str) -> Verdict | None:
+    """A failed verdict if student code raised in a participant process (recorded, not printed)."""
+    for e in timeline.events():
+        if e.kind == "mark" and e.what == "raised":
+            if e.detail.startswith("NotImplementedError"):
+                return failed(f"`{call.split('(')[0]}` is not written yet (it raises NotImplementedError).")
+            return failed(f"{call} raised {e.detail}.")
+    return None
 
 
 def overlaps(spans_a, spans_b) -> list[tuple[float, float]]:

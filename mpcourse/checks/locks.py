@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..shared import Account, Arena, Deadlock, TicketDB, TrackedLock, run_participants
 from ..timeline import Event, spans_of
-from . import Verdict, check, failed, overlaps, passed
+from . import Verdict, check, failed, overlaps, passed, raised
 
 WORKERS = 3
 
@@ -68,8 +68,9 @@ def check_withdraw_once(withdraw) -> Verdict:
     except Deadlock as exc:
         return _deadlock_verdict(exc, arena, "withdraw(lock, account, 30)",
                                  "take the lock once (`with lock:` already acquires it)")
-    if procs[0].exitcode != 0:
-        return failed(f"withdraw(lock, account, 30) raised an error in its process (exit code {procs[0].exitcode}).")
+    error = raised(arena.timeline, "withdraw(lock, account, 30)")
+    if error:
+        return error
     if account.balance != 70:
         return failed(f"after withdraw(lock, account, 30) the balance is {account.balance}, expected 70.")
     if not lock.acquire(timeout=1):
@@ -152,8 +153,9 @@ def check_book_ticket_sells(book_ticket) -> Verdict:
             arena, db, procs, answers = _run_buyers(book_ticket, tickets, 1)
         except Deadlock as exc:
             return failed(f"book_ticket deadlocked: {exc}.")
-        if procs[0].exitcode != 0 or "buyer-1" not in answers:
-            return failed(f"book_ticket raised an error with {tickets} ticket(s) left (exit code {procs[0].exitcode}).")
+        error = raised(arena.timeline, f"book_ticket(lock, db, 'buyer-1') with {tickets} ticket(s) left")
+        if error:
+            return error
         if answers["buyer-1"] is not expect:
             return failed(f"with {tickets} ticket(s) left book_ticket returned {answers['buyer-1']!r}, "
                           f"expected {expect}.")
@@ -219,6 +221,9 @@ def check_transfer_moves_money(transfer) -> Verdict:
         run_participants(arena, transfer, [(locks, accounts, "a", "b", 30)])
     except Deadlock as exc:
         return failed(f"transfer deadlocked: {exc}.")
+    error = raised(arena.timeline, "transfer(locks, accounts, 'a', 'b', 30)")
+    if error:
+        return error
     got = (accounts["a"].balance, accounts["b"].balance)
     if got != (70, 130):
         return failed(f"after transfer(locks, accounts, 'a', 'b', 30) the balances are {got}, expected (70, 130).")

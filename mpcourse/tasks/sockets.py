@@ -118,13 +118,23 @@ def udp_server_losing_first(port_q: Queue, n: int, tl: Timeline) -> None:
 # --- a TCP server that serves clients concurrently -------------------------------------
 
 def handle_client(conn: socket.socket, work: float, tl: Timeline) -> None:
-    """Serve one client: read its request, work on it for ``work`` s, answer in upper case."""
+    """Serve one client: read its request, work on it for ``work`` s, answer in upper case.
+
+    Called in the server process (serving clients one at a time) or by ``serve_in_child``.
+    """
     tl.state("running")
     with conn:
         with tl.span("blocked", "recv"):
             request = recv_msg(conn)
         time.sleep(work)                                  # the slow part of serving
         send_msg(conn, request.upper())
+        tl.mark("reply")
+
+
+def serve_in_child(conn: socket.socket, work: float, tl: Timeline) -> None:
+    """A handler process: serve the one client on ``conn``, then exit. One per connection,
+    so clients are served at the same time."""
+    handle_client(conn, work, tl)
     tl.state("exited")
 
 
