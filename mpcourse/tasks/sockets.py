@@ -36,12 +36,9 @@ def recv_exactly(sock: socket.socket, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_msg(sock: socket.socket) -> bytes | None:
-    """Read one message sent by ``send_msg``; None when the peer closed cleanly between messages."""
-    first = sock.recv(1)
-    if not first:
-        return None
-    (length,) = HEADER.unpack(first + recv_exactly(sock, HEADER.size - 1))
+def recv_msg(sock: socket.socket) -> bytes:
+    """Read one message sent by ``send_msg``: exactly 4 header bytes, then exactly that many bytes."""
+    (length,) = HEADER.unpack(recv_exactly(sock, HEADER.size))
     return recv_exactly(sock, length)
 
 
@@ -65,8 +62,8 @@ def tcp_recv_on_cue(port_q: Queue, cues: Queue, n_reads: int, results: Queue, tl
     tl.state("exited")
 
 
-def tcp_recv_messages(port_q: Queue, results: Queue, tl: Timeline) -> None:
-    """A TCP server that reads length-prefixed messages until the client closes; reports them."""
+def tcp_recv_messages(port_q: Queue, n: int, results: Queue, tl: Timeline) -> None:
+    """A TCP server that reads ``n`` length-prefixed messages from one client; reports them."""
     tl.state("running")
     with socket.create_server((HOST, 0)) as listener:
         port_q.put(listener.getsockname()[1])
@@ -74,13 +71,10 @@ def tcp_recv_messages(port_q: Queue, results: Queue, tl: Timeline) -> None:
             conn, _addr = listener.accept()
         messages = []
         with conn:
-            while True:
+            for _ in range(n):
                 with tl.span("blocked", "recv"):
-                    message = recv_msg(conn)
-                if message is None:
-                    break
+                    messages.append(recv_msg(conn))
                 tl.mark("message")
-                messages.append(message)
     results.put(messages)
     tl.state("exited")
 
