@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The course's whole test suite: package and grader tests, then every lecture notebook
+# re-executed and compared with its stored outputs (nbval, strict) under each start method.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$(dirname "$(python -c 'import sys; print(sys.executable)')"):$PATH"   # nbgrader runs alembic
+
+python -m pytest tests "$@"
+
+shopt -s nullglob
+notebooks=(notebooks/*.ipynb)
+if [ ${#notebooks[@]} -eq 0 ]; then
+  echo "no lecture notebooks to validate" >&2
+  exit 1
+fi
+for method in fork spawn forkserver; do
+  echo "== lecture notebooks under COURSE_START_METHOD=$method"
+  COURSE_START_METHOD=$method python -m pytest -p no:cacheprovider --nbval --nbval-current-env \
+    --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=120 notebooks
+done

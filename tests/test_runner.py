@@ -1,0 +1,99 @@
+"""Deadlines: a stuck child tree is reported in the student's words, then killed to the last process."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import time
+
+import psutil
+import pytest
+from course import START_METHODS
+from mpcourse import DeadlineExceeded, call_with_deadline
+from mpcourse.runner import ChildDied
+
+
+def take_lock_twice(lock):
+    lock.acquire()
+    lock.acquire()
+
+
+def withdraw_with_deadlocked_child():
+    lock = multiprocessing.Lock()
+    child = multiprocessing.Process(target=take_lock_twice, args=(lock,))
+    child.start()
+    child.join()
+
+
+def start_grandchildren_that_spin(n):
+    children = [multiprocessing.Process(target=spin) for _ in range(n)]
+    for c in children:
+        c.start()
+    for c in children:
+        c.join()
+
+
+def spin():
+    while True:
+        pass
+
+
+def exit_abruptly():
+    os._exit(7)
+
+
+@pytest.fixture(params=START_METHODS)
+def start_method(request):
+    old = multiprocessing.get_start_method()
+    multiprocessing.set_start_method(request.param, force=True)
+    yield request.param
+    multiprocessing.set_start_method(old, force=True)
+
+
+def _descendants() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_double_acquire_is_reported_and_the_tree_killed(start_method):
+    before = _descendants()
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded) as info:
+        call_with_deadline(withdraw_with_deadlocked_child, timeout=3, label="withdraw")
+    elapsed = time.monotonic() - started
+    message = str(info.value)
+    assert message.startswith("`withdraw` did not finish in 3 s")
+    assert "is stuck at `lock.acquire()` in `take_lock_twice`" in message
+    assert elapsed < 3 + 5, f"took {elapsed:.1f} s to report and kill"
+    pids = [int(p) for p in re.findall(r"pid (\d+)", message)]
+    assert len(pids) == 2
+    assert not any(_alive(pid) for pid in pids)
+    left = {pid for pid in _descendants() - before if _alive(pid)}
+    helpers = {pid for pid in left if "multiprocessing" in " ".join(psutil.Process(pid).cmdline())
+               and psutil.Process(pid).ppid() == os.getpid()}
+    assert left - helpers == set()
+
+
+def test_busy_grandchildren_are_killed_too(start_method):
+    before = _descendants()
+    with pytest.raises(DeadlineExceeded):
+        call_with_deadline(start_grandchildren_that_spin, 3, timeout=2)
+    left = {pid for pid in _descendants() - before if _alive(pid)}
+    assert all("multiprocessing" in " ".join(psutil.Process(pid).cmdline()) for pid in left)
+
+
+def test_results_and_exceptions_come_back():
+    assert call_with_deadline(divmod, 17, 5, timeout=30) == (3, 2)
+    with pytest.raises(ZeroDivisionError):
+        call_with_deadline(divmod, 1, 0, timeout=30)
+
+
+def test_a_child_that_exits_abruptly_is_a_clear_error():
+    with pytest.raises(ChildDied, match="exit code 7"):
+        call_with_deadline(exit_abruptly, timeout=30)
