@@ -21,6 +21,10 @@ __all__ = ["CheckFailed", "Verdict", "check", "failed", "overlaps", "passed", "r
 class CheckFailed(AssertionError):
     """A check found a mistake; the message is one plain sentence that names it."""
 
+    def _render_traceback_(self) -> list[str]:
+        """IPython shows just the sentence: the grader's own frames would only distract."""
+        return [f"\x1b[0;31mCheckFailed\x1b[0m: {self}"]
+
 
 @dataclass
 class Verdict:

@@ -1,0 +1,43 @@
+"""nbgrader_config.py protects grading: timeouts by grade_id, no leaked files, feedback without hidden tests."""
+from __future__ import annotations
+
+import nbformat
+from course import REPO, corpus, make_course, nbgrader, submit
+from mpcourse.grading import OTHER_CELL_TIMEOUT, TEST_CELL_TIMEOUT, cell_timeout
+
+
+def _cell(**nbgrader_meta):
+    cell = nbformat.v4.new_code_cell("pass")
+    cell.metadata["nbgrader"] = nbgrader_meta
+    return cell
+
+
+def test_timeouts_come_from_the_grade_id():
+    assert cell_timeout(_cell(grade=True, solution=False, grade_id="withdraw_hidden")) == TEST_CELL_TIMEOUT
+    assert cell_timeout(_cell(grade=False, solution=True, grade_id="withdraw")) == OTHER_CELL_TIMEOUT
+    assert cell_timeout(nbformat.v4.new_code_cell("pass")) == OTHER_CELL_TIMEOUT
+
+
+def test_files_written_by_solution_cells_never_reach_the_release(tmp_path):
+    course = tmp_path / "course"
+    (course / "source" / "03_locks").mkdir(parents=True)
+    (course / "nbgrader_config.py").write_text((REPO / "nbgrader_config.py").read_text())
+    nb = nbformat.read(REPO / "source" / "03_locks" / "03_locks.ipynb", as_version=4)
+    nbformat.write(nb, course / "source" / "03_locks" / "03_locks.ipynb")
+    (course / "source" / "03_locks" / "withdraw_solution.py").write_text("# written by %%writefile\n")
+    nbgrader(course, "generate_assignment", "03_locks", "--force")
+    assert sorted(p.name for p in (course / "release" / "03_locks").iterdir()) == ["03_locks.ipynb"]
+
+
+def test_feedback_names_the_mistake_shows_the_timeline_and_hides_hidden_tests(tmp_path):
+    students = [s for s in corpus("03_locks") if s.id in ("reference", "unlocked_withdraw")]
+    course = make_course(tmp_path, ["03_locks"])
+    submit(course, "03_locks", students)
+    nbgrader(course, "autograde", "03_locks", "--force", check=False)
+    nbgrader(course, "generate_feedback", "03_locks", "--force")
+    html = (course / "feedback" / "unlocked_withdraw" / "03_locks" / "03_locks.html").read_text()
+    assert "never took the lock it was given" in html
+    assert "data:image/png;base64" in html
+    assert "check_withdraw_keeps_every_update" not in html and "BEGIN HIDDEN TESTS" not in html
+    reference = (course / "feedback" / "reference" / "03_locks" / "03_locks.html").read_text()
+    assert "CheckFailed" not in reference
