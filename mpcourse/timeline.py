@@ -9,14 +9,11 @@ and Windows, so events of different processes line up.
 from __future__ import annotations
 
 import contextlib
-import io
 import multiprocessing
 import os
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass
-from typing import Iterable, Iterator
+from collections import namedtuple
+from collections.abc import Iterable, Iterator
 
 #: states a process row can be in, and their colours (others get grey)
 STATE_COLOURS = {
@@ -33,31 +30,22 @@ STATE_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Event:
-    t: float          # seconds, perf_counter clock
-    pid: int
-    name: str         # process name, the row label
-    kind: str         # "state" (a span starts) or "mark" (a point event)
-    what: str         # the state, or the mark's label
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Span:
-    name: str
-    pid: int
-    state: str
-    start: float
-    end: float
-    detail: str = ""
+# namedtuples, not dataclasses: dataclasses imports inspect, which every spawned child would pay for
+Event = namedtuple("Event", "t pid name kind what detail", defaults=("",))
+Event.__doc__ = "One recorded event: t in perf_counter seconds; kind is 'state' (a span starts) or 'mark'."
+Span = namedtuple("Span", "name pid state start end detail", defaults=("",))
+Span.__doc__ = "A process in one state from start to end (seconds)."
 
 
 class Timeline:
     """An event recorder usable from any process; ``plot()`` draws one row per process."""
 
     def __init__(self, folder: str | None = None):
-        self.folder = folder or tempfile.mkdtemp(prefix="mpcourse-timeline-")
+        if folder is None:
+            import tempfile
+
+            folder = tempfile.mkdtemp(prefix="mpcourse-timeline-")
+        self.folder = folder
         self._fd: int | None = None
         self._pid: int | None = None
         self._name = ""
@@ -126,6 +114,8 @@ class Timeline:
 
     def remove(self) -> None:
         """Delete the recorded events (the folder)."""
+        import shutil
+
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def plot(self, title: str = "", highlight: Iterable[tuple[float, float]] = (),
@@ -146,6 +136,8 @@ class TimelinePicture:
         return self.png()
 
     def png(self) -> bytes:
+        import io
+
         buffer = io.BytesIO()
         self.figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
         return buffer.getvalue()
