@@ -46,11 +46,11 @@ def _findable_in_main(obj) -> bool:
 
 def _by_value(obj):
     """Reduce functions and classes that live in an unimportable __main__ to cloudpickle bytes."""
-    if isinstance(obj, type) or callable(obj) and hasattr(obj, "__code__"):
-        if getattr(obj, "__module__", None) == "__main__" and not _findable_in_main(obj):
-            import cloudpickle
+    is_code = isinstance(obj, type) or callable(obj) and hasattr(obj, "__code__")
+    if is_code and getattr(obj, "__module__", None) == "__main__" and not _findable_in_main(obj):
+        import cloudpickle
 
-            return pickle.loads, (cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL),)
+        return pickle.loads, (cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL),)
     return NotImplemented
 
 

@@ -164,9 +164,7 @@ class Frame:
     @property
     def is_student_code(self) -> bool:
         path = os.path.normcase(os.path.realpath(self.file)) if os.path.isabs(self.file) else self.file
-        if path.startswith((_STDLIB, _PACKAGE)) or "site-packages" in path or "dist-packages" in path:
-            return False
-        return True
+        return not (path.startswith((_STDLIB, _PACKAGE)) or "site-packages" in path or "dist-packages" in path)
 
     def source(self) -> str:
         return linecache.getline(self.file, self.line).strip()

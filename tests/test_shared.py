@@ -5,6 +5,7 @@ import multiprocessing
 
 import pytest
 from course import START_METHODS
+from mpcourse.timeline import spans_of
 from mpcourse.shared import Account, Arena, Counter, Deadlock, TrackedLock, run_participants
 
 
@@ -55,8 +56,7 @@ def test_account_keeps_every_update_with_the_lock(start_method):
     lock, account = TrackedLock(arena), Account(arena, 100)
     run_participants(arena, withdraw_locked, [(lock, account, 10)] * 3)
     assert account.balance == 70
-    holds = [s for s in __import__("mpcourse.timeline").timeline.spans_of(arena.timeline.events())
-             if s.state == "holding"]
+    holds = [s for s in spans_of(arena.timeline.events()) if s.state == "holding"]
     assert len(holds) == 3 and all(a.end <= b.start for a, b in zip(holds, holds[1:]))
 
 

@@ -42,9 +42,9 @@ def writes_outside_lock(events: list[Event], name: str) -> bool:
     """True when some process wrote ``name`` while it held no tracked lock."""
     spans = [s for s in spans_of(events) if s.state == "holding"]
     for e in events:
-        if e.kind == "mark" and e.what == "set" and e.detail.startswith(name + "="):
-            if not any(s.pid == e.pid and s.start <= e.t <= s.end for s in spans):
-                return True
+        is_write = e.kind == "mark" and e.what == "set" and e.detail.startswith(name + "=")
+        if is_write and not any(s.pid == e.pid and s.start <= e.t <= s.end for s in spans):
+            return True
     return False
 
 
@@ -64,7 +64,7 @@ def check_withdraw_once(withdraw) -> Verdict:
     arena = Arena(1)
     lock, account = TrackedLock(arena), Account(arena, 100)
     try:
-        procs = run_participants(arena, withdraw, [(lock, account, 30)])
+        run_participants(arena, withdraw, [(lock, account, 30)])
     except Deadlock as exc:
         return _deadlock_verdict(exc, arena, "withdraw(lock, account, 30)",
                                  "take the lock once (`with lock:` already acquires it)")
