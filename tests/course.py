@@ -62,10 +62,19 @@ def environment(start_method: str | None = None) -> dict[str, str]:
     return env
 
 
+RUN_MARKER = "MPCOURSE_TEST_RUN"
+
+
 def nbgrader(course: Path, *args: str, start_method: str | None = None, check: bool = True,
              timeout: float = 1800) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=environment(start_method),
+    """Run an nbgrader command; ``result.marker`` tags every process it started (env RUN_MARKER)."""
+    import uuid
+
+    env = environment(start_method)
+    env[RUN_MARKER] = marker = uuid.uuid4().hex
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                             capture_output=True, text=True, timeout=timeout)
+    result.marker = marker
     if check and result.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
@@ -153,3 +162,17 @@ def mismatches(course: Path, assignment: str, students: list[Student]) -> list[s
             if not verdict_met(verdict, score, max_score):
                 problems.append(f"{student.id}: {gid} expected {verdict}, got {score:g}/{max_score:g} ({student.why})")
     return problems
+
+
+def surviving_processes(marker: str) -> list[str]:
+    """Processes started by the nbgrader run tagged ``marker`` that are still alive."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        try:
+            if proc.environ().get(RUN_MARKER) == marker and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(f"{proc.pid}: {' '.join(proc.info['cmdline'] or [])[:120]}")
+        except (psutil.Error, OSError):
+            continue
+    return found

@@ -10,23 +10,10 @@ import json
 from pathlib import Path
 
 import nbformat
-import psutil
 import pytest
-from course import REPO, START_METHODS, corpus, make_course, mismatches, nbgrader, submit
+from course import REPO, START_METHODS, corpus, make_course, mismatches, nbgrader, submit, surviving_processes
 
 ASSIGNMENTS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
-
-
-def leftover_processes() -> list[str]:
-    """Processes that carry a grading kernel's tag: started by a submission, still alive."""
-    found = []
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        try:
-            if "MPCOURSE_KERNEL_TREE" in proc.environ() and proc.status() != psutil.STATUS_ZOMBIE:
-                found.append(f"{proc.pid}: {' '.join(proc.info['cmdline'] or [])[:120]}")
-        except (psutil.Error, OSError):
-            continue
-    return found
 
 
 @pytest.mark.slow
@@ -38,9 +25,9 @@ def test_corpus_is_graded_as_expected(tmp_path, assignment, start_method):
     assert len(students) > 1, f"tests/corpus/{assignment} has no wrong submission"
     course = make_course(tmp_path, [assignment])
     submit(course, assignment, students)
-    nbgrader(course, "autograde", assignment, "--force", start_method=start_method, check=False)
+    run = nbgrader(course, "autograde", assignment, "--force", start_method=start_method, check=False)
     assert mismatches(course, assignment, students) == []
-    assert leftover_processes() == []
+    assert surviving_processes(run.marker) == []
 
 
 def _normalized(path: Path) -> dict:
