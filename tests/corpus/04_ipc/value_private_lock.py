@@ -1,0 +1,10 @@
+# expect: add_all=fail
+# why: a new Lock per call protects nothing
+# %% add_all
+import multiprocessing
+
+
+def add_all(total, numbers):
+    for n in numbers:
+        with multiprocessing.Lock():
+            total.value += n
