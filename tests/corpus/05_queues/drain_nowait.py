@@ -1,0 +1,13 @@
+# expect: drain=fail
+# why: get_nowait until Empty ignores the timeout: a later item is missed
+# %% drain
+import queue
+
+
+def drain(q, timeout):
+    items = []
+    while True:
+        try:
+            items.append(q.get_nowait())
+        except queue.Empty:
+            return items
