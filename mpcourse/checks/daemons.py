@@ -120,14 +120,17 @@ def start_background_then_exit(start_background, tl: Timeline, conn) -> None:
         conn.send(("not implemented",))
         return
     except Exception as exc:  # noqa: BLE001 (reported to the check, never printed)
-        conn.send(("error", describe_exception(exc)))
+        conn.send(("error", f"raised {describe_exception(exc)}"))
         return
     try:
         pid, daemon = p.pid, bool(p.daemon)
     except Exception as exc:  # noqa: BLE001
-        conn.send(("error", f"and returned {p!r}, not a started process ({describe_exception(exc)})"))
+        conn.send(("error", f"returned {p!r}, not a started process ({describe_exception(exc)})"))
         return
-    _wait_for(lambda: pid in _started_marks(tl), 5)     # the job really runs before this process exits
+    if ran_in_caller(tl):
+        conn.send(("error", "ran the job in the calling process: call p.start(), not p.run()"))
+        return
+    _wait_for(lambda: pid in _started_marks(tl), 4)     # the job really runs before this process exits
     conn.send(("ok", pid, daemon))
     tl.state("blocked", "exiting: daemons are terminated, other children joined")
 
@@ -232,7 +235,7 @@ def check_start_background_dies_with_its_parent(start_background) -> Verdict:
         try:
             reply = receiver.recv()
             if reply[0] == "returned":
-                reply = receiver.recv() if receiver.poll(8) else ("error", "but never reported its process")
+                reply = receiver.recv() if receiver.poll(8) else ("error", "never reported its process")
         except EOFError:
             caller.join(1)
             return failed(f"the process that called start_background(job) ended (exit code {caller.exitcode}) "
@@ -240,7 +243,7 @@ def check_start_background_dies_with_its_parent(start_background) -> Verdict:
         if reply[0] == "not implemented":
             raise NotImplementedError()
         if reply[0] == "error":
-            return failed(f"start_background(job), called with no args, raised {reply[1]}.")
+            return failed(f"start_background(job), called with no args, {reply[1]}.")
         _, pid, daemon = reply
         if not _wait_for(lambda: pid in _started_marks(tl), 5):
             return failed("start_background(job), called with no args, did not run job() in the process it "

@@ -429,15 +429,16 @@ def _judge_square_workers(SquareWorker, inputs: list[list[int]], tl: Timeline) -
             return failed(f"{text}.start() raised AttributeError: {exc}.")
         except Exception as exc:  # noqa: BLE001 (e.g. a PicklingError under spawn)
             return failed(f"{text}.start() raised {describe_exception(exc)}.")
-    got = {}
+    got, received = {}, 0
     deadline = time.monotonic() + 6
-    while len(got) < len(workers) and time.monotonic() < deadline:
+    while received < len(workers) and time.monotonic() < deadline:
         item = _get(q, max(deadline - time.monotonic(), 0.01))
         if item is None:
             break
         if not (isinstance(item, tuple) and len(item) == 2):
             return failed(f"run() put {item!r} on out_queue; put the tuple (os.getpid(), squares).")
         got.setdefault(item[0], []).append(item[1])
+        received += 1
     for w in workers:
         w.join(3)
     by_pid = {w.pid: (numbers, text) for w, numbers, text in zip(workers, inputs, shown)}

@@ -1,3 +1,4 @@
+# ruff: noqa: E402, F811 (each section is its own notebook cell with its own imports)
 # The model answers of 02_daemons (every exercise must earn full marks).
 # %% start_background
 import multiprocessing

@@ -1,0 +1,15 @@
+# expect: run_with_deadline=fail
+# why: terminate(), a short sleep instead of join(): a child that takes a while to die still reports None
+# %% run_with_deadline
+import multiprocessing
+import time
+
+
+def run_with_deadline(target, args, timeout):
+    p = multiprocessing.Process(target=target, args=args)
+    p.start()
+    p.join(timeout)
+    if p.is_alive():
+        p.terminate()
+        time.sleep(0.1)
+    return p.exitcode
