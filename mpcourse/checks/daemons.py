@@ -18,10 +18,10 @@ import signal
 import time
 
 from ..timeline import Timeline
-from . import Verdict, check, failed, passed
+from . import Verdict, check, passed
 from .processes import (
-    CALLER, RUN_NOT_START, call, child_pids, describe_exception, enter_judge, in_caller, is_running, ran_in_caller,
-    reap, sleep_in_steps, work_then_exit,
+    CALLER, RUN_NOT_START, STARTED, call, child_pids, describe_exception, enter_judge, failed, in_caller, is_running,
+    exits_after, ran_in_caller, reap, settle, sleep_in_steps, work_then_exit,
 )
 
 START_PATIENCE = 3.0        # start_background must return within this (it should take milliseconds)
@@ -34,8 +34,7 @@ def _begin(tl: Timeline, detail: str) -> bool:
     if in_caller():
         tl.mark("target ran here", detail)
         return False
-    tl.state("running", detail)
-    tl.mark("started", f"daemon={multiprocessing.current_process().daemon}")
+    tl.state("running", f"{STARTED}daemon={multiprocessing.current_process().daemon}|{detail}")
     return True
 
 
@@ -62,7 +61,7 @@ def sleep_forever(tl: Timeline, label: str = "") -> None:
         _die_of_sigterm()
 
     _on_sigterm(on_sigterm)
-    tl.mark("ready")
+    tl.state("running", "ready")
     while True:
         time.sleep(0.05)
 
@@ -84,13 +83,13 @@ def die_slowly_on_sigterm(tl: Timeline, delay: float) -> None:
 
     def on_sigterm(signum, frame):
         tl.mark("SIGTERM")
-        tl.state("blocked", "cleaning up before it dies")
+        tl.state("dying after SIGTERM")
         time.sleep(delay)
         tl.state("exited", "SIGTERM")
         _die_of_sigterm()
 
     _on_sigterm(on_sigterm)
-    tl.mark("ready")
+    tl.state("running", "ready")
     while True:
         time.sleep(0.05)
 
@@ -104,7 +103,7 @@ def ignore_sigterm_forever(tl: Timeline) -> None:
         tl.mark("SIGTERM ignored")
 
     _on_sigterm(on_sigterm)
-    tl.mark("ready")
+    tl.state("running", "ready")
     while True:
         time.sleep(0.05)
 
@@ -140,7 +139,8 @@ def start_background_then_exit(start_background, tl: Timeline, conn) -> None:
 
 def _started_marks(tl: Timeline) -> dict[int, bool]:
     """{pid: daemon flag} of every target that ran in a child process."""
-    return {e.pid: e.detail == "daemon=True" for e in tl.events() if e.kind == "mark" and e.what == "started"}
+    return {e.pid: e.detail.startswith(f"{STARTED}daemon=True") for e in tl.events()
+            if e.kind == "state" and e.detail.startswith(STARTED)}
 
 
 def _wait_for(predicate, seconds: float) -> bool:
@@ -153,15 +153,12 @@ def _wait_for(predicate, seconds: float) -> bool:
 
 
 def _was_ready(tl: Timeline) -> bool:
-    return any(e.kind == "mark" and e.what == "ready" for e in tl.events())
+    return any(e.kind == "state" and e.detail == "ready" for e in tl.events())
 
 
 def _exit_spans(tl: Timeline, after: float) -> list[tuple[float, float]]:
-    """(after, when the child recorded its end) for children that ended after ``after``."""
-    ends = [e.t for e in tl.events() if e.kind == "state" and e.what == "exited" and e.name != CALLER]
-    events = tl.events()
-    last = max(ends) if ends else (events[-1].t if events else after)
-    return [(after, last)] if last > after else []
+    """[(after, when the child ended, or now if it still runs)] when the child outlived ``after``."""
+    return exits_after(tl, after)
 
 
 # ----------------------------------------------------------------------------------
@@ -203,7 +200,8 @@ def check_start_background_returns_a_running_daemon(start_background) -> Verdict
         if not _wait_for(lambda: p.pid in _started_marks(tl), 5):
             return failed(f"the process that {call_text} returned did not run target(*args) within 5 s: "
                           "create it with Process(target=target, args=args, daemon=True).")
-        labels = [e.detail for e in tl.events() if e.kind == "state" and e.what == "running" and e.pid == p.pid]
+        labels = [e.detail.split("|", 1)[-1] for e in tl.events()
+                  if e.kind == "state" and e.detail.startswith(STARTED) and e.pid == p.pid]
         if labels[:1] != ["background job"]:
             return failed(f"{call_text} did not pass args to the target: it ran with {labels[:1]!r} instead of "
                           "'background job'; use Process(target=target, args=args, daemon=True).")
@@ -294,12 +292,14 @@ def _judge_deadline_call(run_with_deadline, target, args: tuple, timeout: float,
                       "which may start processes of its own."), out
     value = out.value
     if value is None:
+        settle(1.5)
         return failed(f"{call_text} returned None: {none_advice}", tl, _exit_spans(tl, out.ended),
                       title="run_with_deadline returned before the child ended"), out
     if not isinstance(value, int) or isinstance(value, bool):
         return failed(f"{call_text} returned {value!r}; return the child's exit code (an int, p.exitcode)."), out
     still = [pid for pid in child_pids(tl) if is_running(pid)]
     if still or out.running_at_return:
+        settle(1.5)
         return failed(f"{call_text} returned {value!r} while its child was still running: wait for it with "
                       "join() (and kill() it if terminate() is not enough) before you return.", tl,
                       _exit_spans(tl, out.ended), title="the child outlived run_with_deadline"), out

@@ -22,12 +22,19 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from ..timeline import Timeline, spans_of
-from . import Verdict, check, failed, passed
+from ..timeline import STATE_COLOURS, STATE_LABELS, Event, Timeline, spans_of
+from . import Verdict, check, passed
+from . import failed as _failed
 
 #: the pid of the process that runs the judge (set by each judge; children see another pid)
 _judge_pid: int | None = None
 CALLER = "the caller"
+STARTED = "started:"         # detail of a target's first state: "started:daemon=False|<label>"
+
+# states of these pictures that the course palette does not have
+STATE_COLOURS.setdefault("returned", "#cfd8dc")
+STATE_LABELS.setdefault("returned", "returned (the caller)")
+STATE_COLOURS.setdefault("dying after SIGTERM", "#6d4c41")
 
 
 def enter_judge() -> None:
@@ -55,8 +62,7 @@ def _started(tl: Timeline, detail: str = "") -> bool:
     if in_caller():
         tl.mark("target ran here", detail)
         return False
-    tl.state("running", detail)
-    tl.mark("started", f"daemon={multiprocessing.current_process().daemon}")
+    tl.state("running", f"{STARTED}daemon={multiprocessing.current_process().daemon}|{detail}")
     return True
 
 
@@ -119,6 +125,35 @@ class TracedInt(int):
 
 
 # ----------------------------------------------------------------------------------
+# verdicts whose pictures run until now
+
+def failed(message: str, timeline: Timeline | None = None, highlight=(), title: str = "") -> Verdict:
+    """A failed verdict whose picture shows processes that are still running (or stuck) up to now.
+
+    A span lasts until the next event, so a process stuck forever would otherwise end
+    at its last recorded event; an extra event in the same state extends it invisibly.
+    """
+    verdict = _failed(message, timeline, highlight, title)
+    if verdict.events:
+        now = time.perf_counter()
+        last: dict[int, Event] = {}
+        for e in verdict.events:
+            if e.kind == "state":
+                last[e.pid] = e
+        for e in last.values():
+            if e.what not in ("exited", "returned") and (e.pid == os.getpid() or is_running(e.pid)):
+                verdict.events.append(Event(now, e.pid, e.name, "state", e.what, e.detail))
+    return verdict
+
+
+def settle(seconds: float) -> None:
+    """Give the children a moment to end on their own, so that the picture shows when they did."""
+    deadline = time.monotonic() + seconds
+    while running_children() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+# ----------------------------------------------------------------------------------
 # calling the student's code from the judge
 
 @dataclass
@@ -150,11 +185,12 @@ def call(func, args: tuple, patience: float, tl: Timeline | None = None, label: 
         except BaseException as exc:  # noqa: BLE001 (SystemExit from student code too)
             box["error"] = exc
         box["ended"] = time.perf_counter()
-        box["running"] = running_children()
         if tl is not None:
             tl.mark("returned", name=CALLER)
             tl.state("returned", name=CALLER)
+        box["running"] = running_children()
 
+    running_children()                     # imports psutil now, not right after the call returns
     if tl is not None:
         tl.state("running", label, name=CALLER)
     started = time.perf_counter()
@@ -213,7 +249,7 @@ def child_pids(tl: Timeline) -> list[int]:
     """Pids of the target runs recorded on the timeline that were real child processes."""
     pids = []
     for e in tl.events():
-        if e.kind == "mark" and e.what == "started" and e.pid not in pids:
+        if e.kind == "state" and e.detail.startswith(STARTED) and e.pid not in pids:
             pids.append(e.pid)
     return pids
 
@@ -244,18 +280,16 @@ def reap(tl: Timeline | None = None) -> None:
 
 
 def exits_after(tl: Timeline, t: float) -> list[tuple[float, float]]:
-    """For each child still running at ``t``: (t, the moment it recorded its exit or the last event)."""
+    """[(t, when the last child ended)] if some child was still running at ``t`` (still running: now)."""
     events = tl.events()
-    if not events:
-        return []
-    last = events[-1].t
-    found = []
+    end = t
     for pid in child_pids(tl):
         ends = [e.t for e in events if e.pid == pid and e.kind == "state" and e.what == "exited"]
-        end = ends[-1] if ends else last
-        if end > t:
-            found.append((t, end))
-    return found
+        if is_running(pid):
+            end = max(end, time.perf_counter())
+        elif ends:
+            end = max(end, ends[-1])
+    return [(t, end)] if end > t else []
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -294,6 +328,8 @@ def _judge_run_all(run_all, target, arg_tuples: list[tuple], expected: list[int]
     late = exits_after(tl, out.ended)
     if None in result or out.running_at_return or late:
         still = len(out.running_at_return)
+        settle(2)
+        late = exits_after(tl, out.ended)
         running = f" while {still} of its children were still running" if still else ""
         return failed(f"{call_text} returned {result!r}{running}: call p.join() on every process before you "
                       "read its exitcode (it stays None until the child has ended and been joined).", tl, late,
