@@ -22,6 +22,7 @@ from .timeline import Timeline
 
 _NOT_STARTED, _RUNNING, _PAUSED, _WAITING, _DONE, _SETTLING = 0, 1, 2, 3, 4, 5
 _OUTSIDER = 10_000           # "held by a process that is not a participant"
+_STARTUP_ALLOWANCE = 60.0    # seconds for every participant to start (spawn on a loaded machine is slow)
 
 # process-local: which arena slot this process plays, and how many tracked locks it holds
 _slot: int | None = None
@@ -56,9 +57,13 @@ class Arena:
         self.timeline.state("running")
         if release_together:
             try:
-                self._barrier.wait(self.patience * 5)
+                self._barrier.wait(_STARTUP_ALLOWANCE)
             except Exception:      # a participant died before the barrier: go on without it
                 pass
+
+    def all_started(self) -> bool:
+        with self._guard:
+            return all(self._state[j] != _NOT_STARTED for j in range(self.participants))
 
     def leave(self) -> None:
         """Called last in each participant's process (in a finally)."""
@@ -189,11 +194,11 @@ class TrackedLock:
 
     def release(self) -> None:
         global _held
+        _held = max(_held - 1, 0)
+        self.arena.timeline.state(_base_state())     # before the release, so holds never overlap
         with self.arena._guard:
             self.arena._holder[self._index] = 0
         self._lock.release()
-        _held = max(_held - 1, 0)
-        self.arena.timeline.state(_base_state())
         self.arena.pause()         # hand the lock to a waiter before we could take it back
 
     def __enter__(self) -> bool:
@@ -329,16 +334,20 @@ def run_participants(arena: Arena, func, arg_lists: list[tuple], timeout: float 
     """Start one participant process per argument tuple, watch for deadlock, join them all.
 
     Returns the processes (exitcodes set). Raises ``Deadlock`` as soon as the
-    participants wait for each other in a cycle.
+    participants wait for each other in a cycle. ``timeout`` counts from the moment
+    every participant has started: starting processes is slow on a loaded machine.
     """
     ctx = multiprocessing.get_context()
     procs = [ctx.Process(target=participate, args=(arena, slot, func, *args), name=f"{name}-{slot + 1}")
              for slot, args in enumerate(arg_lists)]
     for p in procs:
         p.start()
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + timeout + _STARTUP_ALLOWANCE
+    started = False
     try:
         while any(p.is_alive() for p in procs):
+            if not started and arena.all_started():
+                started, deadline = True, time.monotonic() + timeout
             cycle = arena.deadlock()
             if cycle and arena.deadlock() == cycle:
                 raise Deadlock(cycle, {i: procs[i].name for i in range(len(procs))})

@@ -9,37 +9,9 @@ import time
 import psutil
 import pytest
 from course import START_METHODS
+from children import exit_abruptly, start_grandchildren_that_spin, withdraw_with_deadlocked_child
 from mpcourse import DeadlineExceeded, call_with_deadline
 from mpcourse.runner import ChildDied
-
-
-def take_lock_twice(lock):
-    lock.acquire()
-    lock.acquire()
-
-
-def withdraw_with_deadlocked_child():
-    lock = multiprocessing.Lock()
-    child = multiprocessing.Process(target=take_lock_twice, args=(lock,))
-    child.start()
-    child.join()
-
-
-def start_grandchildren_that_spin(n):
-    children = [multiprocessing.Process(target=spin) for _ in range(n)]
-    for c in children:
-        c.start()
-    for c in children:
-        c.join()
-
-
-def spin():
-    while True:
-        pass
-
-
-def exit_abruptly():
-    os._exit(7)
 
 
 @pytest.fixture(params=START_METHODS)

@@ -5,34 +5,9 @@ import multiprocessing
 
 import pytest
 from course import START_METHODS
+from children import add_locked, add_unlocked, take_twice, withdraw_locked, withdraw_unlocked
 from mpcourse.timeline import spans_of
 from mpcourse.shared import Account, Arena, Counter, Deadlock, TrackedLock, run_participants
-
-
-def withdraw_unlocked(lock, account, amount):
-    account.set(account.get() - amount)
-
-
-def withdraw_locked(lock, account, amount):
-    with lock:
-        account.set(account.get() - amount)
-
-
-def add_unlocked(total, numbers):
-    for n in numbers:
-        total.value += n
-
-
-def add_locked(total, numbers):
-    for n in numbers:
-        with total.get_lock():
-            total.value += n
-
-
-def take_twice(lock, account, amount):
-    with lock:
-        with lock:
-            pass
 
 
 @pytest.fixture(params=START_METHODS)

@@ -3,19 +3,13 @@ from __future__ import annotations
 
 import multiprocessing
 
+from children import matplotlib_loaded, record_work
 from mpcourse import Timeline
-
-
-def work(timeline, n):
-    timeline.state("running")
-    with timeline.span("holding", "lock"):
-        timeline.mark("get", str(n))
-    timeline.state("exited")
 
 
 def test_three_processes_make_three_rows(tmp_path):
     timeline = Timeline()
-    procs = [multiprocessing.Process(target=work, args=(timeline, n), name=f"worker-{n}") for n in range(3)]
+    procs = [multiprocessing.Process(target=record_work, args=(timeline, n), name=f"worker-{n}") for n in range(3)]
     for p in procs:
         p.start()
     for p in procs:
@@ -35,11 +29,4 @@ def test_three_processes_make_three_rows(tmp_path):
 def test_spawned_children_do_not_import_matplotlib():
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(1) as pool:
-        assert pool.apply(_matplotlib_loaded, (Timeline(),)) is False
-
-
-def _matplotlib_loaded(timeline) -> bool:
-    import sys
-
-    timeline.mark("here")
-    return "matplotlib" in sys.modules
+        assert pool.apply(matplotlib_loaded, (Timeline(),)) is False
