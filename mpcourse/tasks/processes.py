@@ -52,9 +52,10 @@ def say_hello(out: multiprocessing.Queue) -> None:
     out.put({"name": me.name, "pid": os.getpid(), "parent_pid": parent.pid if parent else None})
 
 
-def nap(tl: Timeline, seconds: float) -> None:
-    """Sleep for ``seconds`` and record it: a child whose lifetime shows on a timeline."""
-    tl.state("running")
+def nap(tl: Timeline, go: multiprocessing.synchronize.Event, seconds: float) -> None:
+    """Wait for the parent's go, sleep for ``seconds``, and record it all on the timeline."""
+    tl.state("blocked", "go")
+    go.wait(60)
     tl.state("sleeping")
     time.sleep(seconds)
     tl.state("exited")
