@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from . import _startup
 
 TREE_VARIABLE = "MPCOURSE_TREE"
+STARTUP_ALLOWANCE = 60.0      # seconds a child may take to start before its deadline counts
 _HELPER_MARKERS = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 
 
@@ -163,6 +164,8 @@ class Frame:
 
     @property
     def is_student_code(self) -> bool:
+        if self.file in ("<string>", "<frozen runpy>") or self.file.startswith("<frozen "):
+            return False
         path = os.path.normcase(os.path.realpath(self.file)) if os.path.isabs(self.file) else self.file
         return not (path.startswith((_STDLIB, _PACKAGE)) or "site-packages" in path or "dist-packages" in path)
 
@@ -191,8 +194,18 @@ def _main_thread(threads: list[list[Frame]]) -> list[Frame]:
     return threads[0] if threads else []
 
 
+def _own_frames(frames: list[Frame]) -> list[Frame]:
+    """The frames below multiprocessing's _bootstrap: above it is the start-up code (spawn's
+    ``-c`` line, or under fork the stack the child inherited from its parent)."""
+    for i, frame in enumerate(frames):
+        if frame.func == "_bootstrap" and frame.file.endswith(os.path.join("multiprocessing", "process.py")):
+            return frames[:i]
+    return frames
+
+
 def describe_stack(frames: list[Frame]) -> str:
     """'stuck at `lock.acquire()` in withdraw (line 3 of your code), inside acquire (synchronize.py)'."""
+    frames = _own_frames(frames)
     if not frames:
         return "did not report where it was"
     student = next((f for f in frames if f.is_student_code), None)
@@ -282,6 +295,7 @@ def _harness(conn, dump_dir: str, token: str, func, args, kwargs) -> None:
     os.environ[TREE_VARIABLE] = token
     become_subreaper()
     _startup.enable_stack_dumps(dump_dir)
+    conn.send(("started", None))
     try:
         result = ("ok", func(*args, **kwargs))
     except BaseException as exc:  # noqa: BLE001 (every failure goes back to the caller)
@@ -324,8 +338,15 @@ def call_with_deadline(func, *args, timeout: float, label: str | None = None, **
     sender.close()
     _startup.write_process_name(dump_dir, harness.pid, "the checking process")
     try:
-        deadline = time.monotonic() + timeout
-        ready = _wait_for_reply(receiver, harness, deadline)
+        # The deadline counts from the moment the child runs: starting an interpreter can
+        # take seconds on a loaded machine, and that is not the student's fault.
+        ready = _wait_for_reply(receiver, harness, time.monotonic() + STARTUP_ALLOWANCE)
+        if ready:
+            try:
+                receiver.recv()                      # ("started", None)
+            except (EOFError, OSError):
+                pass
+            ready = _wait_for_reply(receiver, harness, time.monotonic() + timeout)
         if not ready:
             procs = tree_of(harness.pid, token)
             where = report_stacks(procs, dump_dir)
