@@ -20,6 +20,7 @@ import functools
 import json
 import multiprocessing
 import os
+import sys
 import time
 
 from ..shared import Arena, Counter, Deadlock, run_participants
@@ -168,7 +169,7 @@ def check_pipe_worker_closes_its_end(pipe_worker) -> Verdict:
 # ------------------------------------------------------------------------ count_words
 
 MIN_WORK = 0.004            # every tokenize call takes at least this long
-FIRST_PATIENCE = 5.0        # s the first calls wait for the other workers to start
+FIRST_PATIENCE = 3.0        # s the first calls wait for the other workers to start
 PATIENCE = 0.15             # s later calls wait for a worker that has no more lines
 
 
@@ -253,9 +254,116 @@ def tokenize_in_lockstep(folder: str, expected: int, line: str) -> list[str]:
     meeting = os.path.join(folder, "rendezvous")
     os.makedirs(meeting, exist_ok=True)
     _rendezvous(meeting, expected)
-    words = line.split()
+    global _meeting
+    _meeting = meeting          # from now on, this worker's manager calls with words pause (see Word)
+    words = [Word(w) for w in line.split()]
     timeline.state("counting", "counting the words")
     return words
+
+
+# Every call to a Manager that carries a word (``d.get(w, 0)``, ``w in d``, ``d[w] = n``)
+# pauses until each other worker is paused at such a call too, or waits in tokenize, or is
+# blocked (asleep in the OS for a moment: waiting for a lock, a queue, a join), or has
+# exited. Workers that update a shared dict without a lock therefore read the same count
+# before either writes it back, on every run; a worker that holds a lock only waits the
+# moment it takes to see that the others are blocked.
+
+OP_PATIENCE = 0.5           # s a paused manager call waits at most
+ASLEEP_FOR = 0.002          # s another worker must stay asleep in the OS to count as blocked
+_meeting: str | None = None  # this worker's rendezvous folder (set by tokenize)
+_paused_call = None          # the manager call this worker last paused at (one pause per call)
+
+
+class Word(str):
+    """A token: a plain ``str`` that notices when it is sent to a Manager."""
+
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol):
+        if _meeting is not None:
+            call = _manager_call()
+            global _paused_call
+            if call is not None and call is not _paused_call:
+                _paused_call = call
+                _pause_with_the_others(_meeting)
+        return Word, (str(self),)
+
+
+def _manager_call():
+    """The frame of the Manager proxy call that is pickling this word, if any."""
+    frame = sys._getframe(2)
+    for _ in range(8):
+        if frame is None:
+            return None
+        code = frame.f_code
+        if code.co_name == "_callmethod" and code.co_filename.endswith("managers.py"):
+            return frame
+        frame = frame.f_back
+    return None
+
+
+def _os_state_reader():
+    try:
+        import psutil
+    except ImportError:
+        return None
+    if not sys.platform.startswith(("linux", "darwin")):      # elsewhere psutil cannot tell asleep from running
+        return None
+
+    def asleep(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() not in (psutil.STATUS_RUNNING, psutil.STATUS_WAKING)
+        except psutil.Error:
+            return True                  # gone
+    return asleep
+
+
+def _pause_with_the_others(meeting: str) -> None:
+    me = os.getpid()
+    asleep = _os_state_reader()
+    path = os.path.join(meeting, "ops.json")
+
+    def read() -> dict:
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {"gen": 0, "paused": []}
+
+    def write(state: dict) -> None:
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(state, f)
+        os.replace(path + ".tmp", path)
+
+    with _file_lock(meeting):
+        state = read()
+        gen = state["gen"]
+        state["paused"].append(me)
+        write(state)
+    asleep_since: dict[int, float] = {}
+    deadline = time.monotonic() + (OP_PATIENCE if asleep else 0.02)
+    while True:
+        with _file_lock(meeting):
+            state = read()
+            if state["gen"] != gen:
+                break
+            workers = _read_state(meeting)
+            ready = True
+            now = time.monotonic()
+            for pid in workers["seen"]:
+                if pid == me or pid in state["paused"] or pid in workers["waiting"]:
+                    continue
+                if asleep is not None and asleep(pid):
+                    if now - asleep_since.setdefault(pid, now) >= ASLEEP_FOR:
+                        continue
+                else:
+                    asleep_since.pop(pid, None)
+                ready = False
+            if ready or now > deadline:
+                state.update(gen=gen + 1, paused=[])
+                write(state)
+                break
+        time.sleep(0.0002)
 
 
 def make_tokenize(timeline: Timeline, n_workers: int):
@@ -358,13 +466,13 @@ def check_count_words_small(count_words) -> Verdict:
 @check(timeout=20, label="count_words")
 def check_count_words_never_loses_a_count(count_words) -> Verdict:
     """Three workers get their words back at the same instant, and the words repeat: no count may be lost."""
-    return _judge_count_words(count_words, _lines(12, 24, 60), 3)
+    return _judge_count_words(count_words, _lines(6, 8, 12), 3)
 
 
 @check(timeout=20, label="count_words")
 def check_count_words_two_workers(count_words) -> Verdict:
     """The same with two workers (a different split of the lines)."""
-    return _judge_count_words(count_words, _lines(10, 24, 60), 2)
+    return _judge_count_words(count_words, _lines(6, 8, 12), 2)
 
 
 # ---------------------------------------------------------------------------- add_all
