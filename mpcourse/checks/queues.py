@@ -333,7 +333,7 @@ def check_offer_never_blocks_when_racing(offer) -> Verdict:
 # -------------------------------------------------------------------------- collect
 
 RESULT_BYTES = 1 << 20      # a megabyte: far more than a pipe holds, so a child cannot exit until it is read
-LINGER = 0.25               # s a target stays alive after putting its result
+LINGER = 0.5                # s a target stays alive after putting its result
 
 
 def _payload(i: int) -> bytes:
