@@ -3,8 +3,8 @@ import os
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, GetGrades, IgnorePattern, LimitOutput,
-    SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+    OverwriteCells, OverwriteKernelspec, SaveAutoGrades,
 )
 
 from mpcourse.grading import GradingExecute, HideHiddenTestTracebacks
@@ -18,16 +18,34 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # (nbgrader copies notebooks on their own; "*" stops it copying any other file.)
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*"]
 
-# Execute student notebooks with per-cell timeouts keyed on grade_id, no notebook
-# dropped on an IOPub timeout, and every leftover process killed afterwards.
-c.Autograde.autograde_preprocessors = [
-    GradingExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, CheckCellMetadata,
-]
+# Execute student notebooks with per-cell timeouts keyed on grade_id, checks judged outside
+# the student's kernel, a kernel that dies or hangs restarted instead of the notebook being
+# dropped, and every leftover process killed afterwards (see docs/grading-safety.md).
+#
+# MPCOURSE_AUTOGRADE_PHASE splits autograde in two for `mpcourse-grade` (mpcourse/parallel.py):
+# "execute" (a worker runs the notebooks into a private scratch gradebook) and "record" (the
+# parent runs the remaining preprocessors over the executed notebooks, alone, against the real
+# gradebook); unset, autograde does both, as nbgrader always does.
+_EXECUTE = [GradingExecute]
+_RECORD = [IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades, AssignLatePenalties,
+           CheckCellMetadata]
+_PHASE = os.environ.get("MPCOURSE_AUTOGRADE_PHASE", "")
+if _PHASE == "execute":
+    c.Autograde.autograde_preprocessors = _EXECUTE
+elif _PHASE == "record":
+    c.Autograde.sanitize_preprocessors = [DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
+    c.Autograde.autograde_preprocessors = _RECORD
+else:
+    c.Autograde.autograde_preprocessors = _EXECUTE + _RECORD
 c.Execute.interrupt_on_timeout = True
 c.Execute.raise_on_iopub_timeout = False
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 60
+
+# Grading limits; the MPCOURSE_* variables let tests and benchmarks use short timeouts.
+c.GradingExecute.test_cell_timeout = int(os.environ.get("MPCOURSE_TEST_CELL_TIMEOUT", 90))
+c.GradingExecute.other_cell_timeout = int(os.environ.get("MPCOURSE_OTHER_CELL_TIMEOUT", 30))
+c.GradingExecute.max_processes = int(os.environ.get("MPCOURSE_MAX_PROCESSES", 100))
 
 # Feedback shows each failure's sentence and picture, never the hidden tests' code.
 c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, HideHiddenTestTracebacks,

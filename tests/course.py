@@ -176,3 +176,47 @@ def surviving_processes(marker: str) -> list[str]:
         except (psutil.Error, OSError):
             continue
     return found
+
+
+# ----------------------------------------------------------------------------------
+# hostile submissions, grading limits, gradebook dumps (for tests/test_hostile.py and
+# tests/test_parallel_grading.py)
+
+HOSTILE = Path(__file__).resolve().parent / "hostile"
+
+#: short limits for test courses (read by nbgrader_config.py), so hanging cases cost seconds
+FAST_GRADING = {"MPCOURSE_TEST_CELL_TIMEOUT": "10", "MPCOURSE_OTHER_CELL_TIMEOUT": "6"}
+
+
+def hostile(assignment: str) -> list[Student]:
+    """tests/hostile/<assignment>/*.py, in the corpus format."""
+    return [read_student(p) for p in sorted((HOSTILE / assignment).glob("*.py"))]
+
+
+def configure(course: Path, *lines: str) -> None:
+    """Append config lines (``c.GradingExecute.max_processes = 50``) to the course's nbgrader_config.py."""
+    with open(course / "nbgrader_config.py", "a", encoding="utf-8") as f:
+        f.write("\n" + "\n".join(lines) + "\n")
+
+
+def gradebook_dump(course: Path, assignment: str) -> dict:
+    """Everything autograde decides, per student, without ids and times: scores, comments, flags."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for student in gb.students:
+            try:
+                submission = gb.find_submission(assignment, student.id)
+            except MissingEntry:
+                continue
+            notebooks = {}
+            for nb in submission.notebooks:
+                notebooks[nb.name] = {
+                    "grades": sorted((g.name, g.auto_score, g.manual_score, g.max_score, g.needs_manual_grade)
+                                     for g in nb.grades),
+                    "comments": sorted((c.name, c.auto_comment, c.manual_comment) for c in nb.comments),
+                    "flagged": nb.flagged, "late_penalty": nb.late_submission_penalty,
+                }
+            out[student.id] = {"timestamp": str(submission.timestamp), "notebooks": notebooks}
+    return out

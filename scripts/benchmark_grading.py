@@ -1,0 +1,116 @@
+"""How much grading safety costs, and how well class grading scales: ratios measured in one run.
+
+    python scripts/benchmark_grading.py [--repeat 3] [--n 2] [--assignment 03_locks]
+
+1. For each assignment in source/: wall time of ``nbgrader autograde`` of its reference
+   notebook (the source notebook, solutions in, submitted as a student) divided by the
+   wall time of a plain ``jupyter nbconvert --execute`` of the same notebook (target <= 1.3).
+2. Wall time of ``mpcourse-grade`` on 2N reference submissions with 2 workers divided by
+   the same with 1 worker (target <= 0.6).
+
+Both sides of each ratio run alternately in the same run (median of ``--repeat``), so
+machine load affects both; nothing here asserts a time.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PATH"] = os.path.dirname(sys.executable) + os.pathsep + e.get("PATH", "")
+    return e
+
+
+def run(args: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(args, cwd=cwd, env=env(), capture_output=True, text=True)
+    took = time.perf_counter() - started
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args[:4])} failed:\n{result.stderr[-3000:]}")
+    return took
+
+
+def nbgrader(course: Path, *args: str) -> float:
+    return run([sys.executable, "-m", "nbgrader", *args], course)
+
+
+def make_course(root: Path, assignment: str, students: list[str]) -> Path:
+    course = root / "course"
+    course.mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    shutil.copytree(REPO / "source" / assignment, course / "source" / assignment)
+    nbgrader(course, "generate_assignment", assignment, "--force")
+    for student in students:
+        dest = course / "submitted" / student / assignment
+        dest.mkdir(parents=True)
+        for notebook in (REPO / "source" / assignment).glob("*.ipynb"):
+            shutil.copy(notebook, dest / notebook.name)
+        (dest / "timestamp.txt").write_text("2026-11-26 12:00:00.000000 UTC\n")
+    return course
+
+
+def overhead(assignment: str, repeat: int) -> tuple[float, float]:
+    """(median autograde s, median nbconvert s) for the assignment's reference notebook."""
+    with tempfile.TemporaryDirectory(prefix="mpcourse-bench-") as tmp:
+        root = Path(tmp)
+        course = make_course(root, assignment, ["reference"])
+        plain_dir = root / "plain"
+        plain_dir.mkdir()
+        notebooks = sorted((REPO / "source" / assignment).glob("*.ipynb"))
+        for notebook in notebooks:
+            shutil.copy(notebook, plain_dir / notebook.name)
+        graded, plain = [], []
+        for _ in range(repeat):
+            plain.append(sum(run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                                  "--ExecutePreprocessor.timeout=600", nb.name, "--output", f"out-{nb.name}"],
+                                 plain_dir) for nb in notebooks))
+            graded.append(nbgrader(course, "autograde", assignment, "--student", "reference", "--force"))
+        return statistics.median(graded), statistics.median(plain)
+
+
+def scaling(assignment: str, n: int, repeat: int) -> tuple[float, float]:
+    """(median s with 2 workers, median s with 1 worker) for 2n reference submissions."""
+    with tempfile.TemporaryDirectory(prefix="mpcourse-bench-") as tmp:
+        course = make_course(Path(tmp), assignment, [f"student{i:02d}" for i in range(2 * n)])
+        grade = [sys.executable, "-m", "mpcourse.parallel", assignment, "--course", str(course), "--force",
+                 "--quiet"]
+        two, one = [], []
+        for _ in range(repeat):
+            one.append(run(grade + ["--workers", "1"], course))
+            two.append(run(grade + ["--workers", "2"], course))
+        return statistics.median(two), statistics.median(one)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--n", type=int, default=2, help="N: grade 2N submissions")
+    parser.add_argument("--assignment", default=None, help="assignment for the scaling run (default: the first)")
+    args = parser.parse_args()
+    assignments = sorted(p.name for p in (REPO / "source").iterdir() if any(p.glob("*.ipynb")))
+    print(f"{os.cpu_count()} CPUs, start method {os.environ.get('COURSE_START_METHOD', 'default')}, "
+          f"median of {args.repeat}", flush=True)
+    print(f"{'assignment':24} {'autograde s':>12} {'nbconvert s':>12} {'ratio':>7}  (target <= 1.3)", flush=True)
+    for assignment in assignments:
+        graded, plain = overhead(assignment, args.repeat)
+        print(f"{assignment:24} {graded:12.2f} {plain:12.2f} {graded / plain:7.2f}", flush=True)
+    target = args.assignment or assignments[0]
+    two, one = scaling(target, args.n, args.repeat)
+    print(f"{2 * args.n} submissions of {target}: 2 workers {two:.2f} s, 1 worker {one:.2f} s, "
+          f"ratio {two / one:.2f}  (target <= 0.6)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
