@@ -412,6 +412,7 @@ def _judge_count_words(count_words, lines: list[str], n_workers: int) -> Verdict
     timeline = Timeline()
     tokenize = make_tokenize(timeline, n_workers)
     got = count_words(lines, n_workers, tokenize)
+    timeline.mark("returned", "count_words returned")    # the workers' last counting lasted until here
     counts, problem = _as_dict(got)
     if problem:
         return failed(problem)
