@@ -490,7 +490,18 @@ class GradingExecute(Execute):
         watchdog = threading.Thread(target=self._watch, args=(stop,), daemon=True, name="mpcourse-watchdog")
         watchdog.start()
         try:
-            run_sync(self._async_grade)()
+            try:
+                run_sync(self._async_grade)()
+            except RuntimeError as exc:                # e.g. "Kernel died before replying to kernel_info"
+                if self.code_cells_executed or "kernel" not in str(exc).lower():
+                    raise
+                self.log.warning("the kernel did not start (%s): trying once more", exc)
+                import atexit
+
+                atexit.unregister(self._cleanup_kernel)
+                self.km = self.create_kernel_manager() if self.km is None else self.km
+                self.kc = None
+                run_sync(self._async_grade)()
             if judges is not None:
                 self._apply_verdicts()
         finally:

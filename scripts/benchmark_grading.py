@@ -32,13 +32,16 @@ def env() -> dict[str, str]:
     return e
 
 
-def run(args: list[str], cwd: Path) -> float:
-    started = time.perf_counter()
-    result = subprocess.run(args, cwd=cwd, env=env(), capture_output=True, text=True)
-    took = time.perf_counter() - started
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(args[:4])} failed:\n{result.stderr[-3000:]}")
-    return took
+def run(args: list[str], cwd: Path, tries: int = 2) -> float:
+    for attempt in range(tries):
+        started = time.perf_counter()
+        result = subprocess.run(args, cwd=cwd, env=env(), capture_output=True, text=True)
+        took = time.perf_counter() - started
+        if result.returncode == 0:
+            return took
+        print(f"  ({' '.join(args[1:5])} failed, attempt {attempt + 1}: {result.stderr.strip()[-200:]!r})",
+              file=sys.stderr)
+    raise SystemExit(f"{' '.join(args[:4])} failed:\n{result.stderr[-3000:]}")
 
 
 def nbgrader(course: Path, *args: str) -> float:

@@ -1,0 +1,17 @@
+# expect: withdraw=zero book_ticket=pass transfer=pass
+# why: the answer cell starts 200 sleeping processes in a loop (a slow fork bomb): the grader must stop it, and still grade the rest
+# %% withdraw
+import multiprocessing
+import time
+
+
+def withdraw(lock, account, amount):
+    with lock:
+        account.set(account.get() - amount)
+
+
+_crowd = []
+for _ in range(200):
+    _p = multiprocessing.Process(target=time.sleep, args=(1000,))
+    _p.start()
+    _crowd.append(_p)
