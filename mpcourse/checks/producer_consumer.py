@@ -123,13 +123,58 @@ class Started:
 @dataclass
 class Watch:
     started: list[Started] = field(default_factory=list)
+    ended: dict[int, int] = field(default_factory=dict)       # pid -> perf_counter_ns when it ended
+
+    def record_exits(self, timeline: Timeline) -> None:
+        """Put each watched process's end on its own timeline row (it cannot record that itself)."""
+        for s in self.started:
+            t = self.ended.get(s.pid)
+            if t is None:
+                continue
+            name = getattr(s.process, "name", "") or f"pid {s.pid}"
+            try:
+                with open(os.path.join(timeline.folder, f"{s.pid}.events"), "a", encoding="utf-8") as f:
+                    f.write(f"{t}\t{s.pid}\t{name}\tstate\texited\t\n")
+            except OSError:
+                pass
 
 
 class watch_processes:
-    """``with watch_processes() as w:`` records every ``Process.start()`` in this process."""
+    """``with watch_processes() as w:`` records every ``Process.start()`` in this process, and when each ended.
+
+    Ends are seen on the processes' sentinels (nothing is reaped, so the student's own
+    join() is undisturbed).
+    """
+
+    def _monitor(self) -> None:
+        from multiprocessing.connection import wait
+
+        while not self.stopping:
+            pending = {}
+            for s in list(self.watch.started):
+                if s.pid in self.watch.ended:
+                    continue
+                try:
+                    pending[s.process.sentinel] = s
+                except (ValueError, AttributeError):
+                    continue
+            if not pending:
+                time.sleep(0.01)
+                continue
+            try:
+                ready = wait(list(pending), timeout=0.02)
+            except (OSError, ValueError):
+                time.sleep(0.01)
+                continue
+            now = time.perf_counter_ns()
+            for fd in ready:
+                self.watch.ended.setdefault(pending[fd].pid, now)
 
     def __enter__(self) -> Watch:
         self.watch = Watch()
+        self.stopping = False
+        self.monitor = threading.Thread(target=self._monitor, name="process monitor", daemon=True)
+        self.monitor.start()
         self.original = multiprocessing.process.BaseProcess.start
         original, watch = self.original, self.watch
 
@@ -143,6 +188,9 @@ class watch_processes:
 
     def __exit__(self, *exc) -> None:
         multiprocessing.process.BaseProcess.start = self.original
+        time.sleep(0.03)                 # let the monitor see processes that ended just now
+        self.stopping = True
+        self.monitor.join(1)
 
 
 def live_descendants() -> list:
@@ -198,11 +246,12 @@ class Item:
     reach the consumers slowly; the judge pickles its batches fast (spawn arguments).
     """
 
-    def __init__(self, n: int, timeline: Timeline, delay: float = 0.0, home: int = 0):
+    def __init__(self, n: int, timeline: Timeline, delay: float = 0.0, home: int = 0, last: bool = False):
         self.n = n
         self.timeline = timeline
         self.delay = delay
         self.home = home
+        self.last = last           # the last item of its batch: its producer is done once it is sent
 
     def __reduce__(self):
         if os.getpid() != self.home:
@@ -213,7 +262,9 @@ class Item:
             self.timeline.mark("put", str(self.n))
             if self.delay:
                 time.sleep(self.delay)
-        return Item, (self.n, self.timeline, self.delay, self.home)
+            if self.last:
+                self.timeline.state("exited", "put its last item")
+        return Item, (self.n, self.timeline, self.delay, self.home, self.last)
 
     def __eq__(self, other):
         return isinstance(other, Item) and other.n == self.n
@@ -252,7 +303,7 @@ class Transform:
 def make_batches(sizes: list[int], timeline: Timeline, delay: float = 0.0) -> list[list[Item]]:
     batches, n = [], 1
     for size in sizes:
-        batches.append([Item(i, timeline, delay, os.getpid()) for i in range(n, n + size)])
+        batches.append([Item(i, timeline, delay, os.getpid(), last=i == n + size - 1) for i in range(n, n + size)])
         n += size
     return batches
 
@@ -539,7 +590,7 @@ class Scenario:
     maxsize: int
     put_delay: float = 0.0           # slow producers
     take_delay: float = 0.0          # slow consumers
-    deadline: float = 8.0
+    deadline: float = 12.0
     overlap: bool = False            # require consumers to work while producers produce
     bounded: bool = False            # require back-pressure (at most ~maxsize items in the buffer)
 
@@ -580,6 +631,7 @@ def judge_pipeline(run_pipeline, consumer, producer, sc: Scenario) -> Verdict:
     with watch_processes() as watch:
         outcome = call_in_thread(run_pipeline, batches, sc.n_consumers, Transform(tl, sc.take_delay), sc.maxsize,
                                  timeout=sc.deadline, name="run_pipeline")
+    watch.record_exits(tl)
     tl.mark("run_pipeline returned" if outcome.status == "ok" else "check gave up", name="run_pipeline (caller)")
     events = tl.events()
     takes = first_times(events, "take")
@@ -633,11 +685,6 @@ def judge_pipeline(run_pipeline, consumer, producer, sc: Scenario) -> Verdict:
             return failed(f"{call} returned the right results, but no item went through a queue between "
                           "producer and consumer processes: run one producer process per batch and the "
                           "consumers in processes of their own, connected by a Queue(maxsize).", tl, title=picture)
-        first_take, last_put = min(takes.values()), max(puts.values())
-        if sc.overlap and first_take > last_put:
-            return failed(f"no consumer took an item before the producers had put all {total} items: start the "
-                          "consumers together with the producers, so that they work at the same time.", tl,
-                          [(min(puts.values()), first_take)], title=picture)
         if sc.bounded:
             most, when = most_in_buffer(puts, takes)
             allowed = sc.maxsize + len(producers) + max(len(consumers), sc.n_consumers)
@@ -646,6 +693,11 @@ def judge_pipeline(run_pipeline, consumer, producer, sc: Scenario) -> Verdict:
                               f"maxsize was {sc.maxsize}: create it with multiprocessing.Queue(maxsize), so that "
                               "fast producers block (back-pressure) instead of piling items up.", tl, [when],
                               title=f"{call}: items in the buffer")
+        first_take, last_put = min(takes.values()), max(puts.values())
+        if sc.overlap and first_take > last_put:
+            return failed(f"no consumer took an item before the producers had put all {total} items: start the "
+                          "consumers together with the producers, so that they work at the same time.", tl,
+                          [(min(puts.values()), first_take)], title=picture)
     return passed()
 
 
@@ -659,14 +711,14 @@ def check_run_pipeline(run_pipeline, consumer=None, producer=None) -> Verdict:
 def check_run_pipeline_slow_producers(run_pipeline, consumer=None, producer=None) -> Verdict:
     """Producers slower than consumers: the queue is often empty, nothing may be lost."""
     return judge_pipeline(run_pipeline, consumer, producer,
-                          Scenario([4, 4, 4], 3, 2, put_delay=0.03, overlap=True))
+                          Scenario([4, 4, 4], 3, 2, put_delay=0.04, overlap=True))
 
 
 @check(timeout=30, label="run_pipeline")
 def check_run_pipeline_back_pressure(run_pipeline, consumer=None, producer=None) -> Verdict:
     """Consumers slower than producers: the bounded queue fills, producers block, both run at once."""
     return judge_pipeline(run_pipeline, consumer, producer,
-                          Scenario([8, 8, 8], 2, 2, take_delay=0.012, overlap=True, bounded=True))
+                          Scenario([8, 8, 8], 2, 2, take_delay=0.02, overlap=True, bounded=True))
 
 
 # --------------------------------------------------------------------------------------
@@ -681,6 +733,7 @@ def judge_joinable(run_joinable, n_items: int, n_consumers: int, delay: float) -
     with watch_processes() as watch:
         outcome = call_in_thread(run_joinable, items, n_consumers, Transform(tl, delay), timeout=8.0,
                                  name="run_joinable")
+    watch.record_exits(tl)
     tl.mark("run_joinable returned" if outcome.status == "ok" else "check gave up", name="run_joinable (caller)")
     takes = first_times(tl.events(), "take")
     if outcome.status == "raised":
