@@ -43,8 +43,10 @@ class Timeline:
     def __init__(self, folder: str | None = None):
         if folder is None:
             import tempfile
+            import weakref
 
             folder = tempfile.mkdtemp(prefix="mpcourse-timeline-")
+            weakref.finalize(self, _remove_folder, folder, os.getpid())   # the creator cleans up
         self.folder = folder
         self._fd: int | None = None
         self._pid: int | None = None
@@ -124,6 +126,13 @@ class Timeline:
         return TimelinePicture(draw_timeline(self.events() if events is None else events,
                                              title=title, highlight=highlight,
                                              highlight_label=highlight_label))
+
+
+def _remove_folder(folder: str, owner: int) -> None:
+    if os.getpid() == owner:          # never from a forked child that inherited the object
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class TimelinePicture:
