@@ -611,6 +611,10 @@ def _roles(watch: Watch, events, consumer_name: str, producer_name: str):
 def _early_stop_sentence(consumer, lost: int, total: int) -> str:
     """Consumers ended before the producers: was it the consumer (empty) or the sentinels (too early)?"""
     problem, how, _tl = probe_consumer(consumer) if consumer is not None else ("", "", None)
+    if problem == "raised":
+        if how.startswith("NotImplementedError"):
+            return "`consumer` is not written yet (it raises NotImplementedError)."
+        return f"{lost} of {total} items were never transformed: consumer(q, results, transform) raised {how}."
     if problem == "empty":
         checked = f" ({how} said so)" if how else ""
         return (f"the consumers stopped as soon as the queue looked empty{checked} while the producers were still "

@@ -126,7 +126,10 @@ def check_framing_round_trip(send_msg, recv_msg) -> Verdict:
                 return failed(f"send_msg(sock, {data!r}) did not return within 3 s.")
         a.close()
         for data in (b"hello", b"world!!", None):
-            out = call_in_thread(recv_msg, b, timeout=3)
+            try:
+                out = call_in_thread(recv_msg, b, timeout=3)
+            except NotImplementedError:
+                return failed("`recv_msg` is not written yet (it raises NotImplementedError).")
             what = "after the sender closed" if data is None else f"for the message {data!r}"
             if out.status == "raised":
                 return failed(f"recv_msg raised {out.describe_error()} {what}.")
