@@ -360,7 +360,8 @@ class GradingExecute(Execute):
         config=True)
     max_output_chars = Integer(20_000, help="characters of printed output kept per cell").tag(config=True)
     max_restarts = Integer(4, help="kernel restarts per notebook before the rest is failed").tag(config=True)
-    judge_concurrency = Integer(0, help="checks judged at the same time (0: half the CPUs)").tag(config=True)
+    judge_concurrency = Integer(0, help="checks judged at the same time (0: half the CPUs, at least 2)").tag(
+        config=True)
     trusted_checks = Bool(True, help="judge checks outside the kernel, in fresh interpreters").tag(config=True)
 
     def __init__(self, **kwargs):
@@ -373,7 +374,7 @@ class GradingExecute(Execute):
             "ename": "CellTimeoutError", "evalue": "this cell did not finish in time",
             "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: this cell did not finish within its time limit: "
                           "look for an endless loop, a deadlock or a process that is never joined."]}
-        become_subreaper()
+        self._subreaper = become_subreaper()
 
     # -- timeouts --------------------------------------------------------------------
     def _timeout_of(self, cell) -> int:
@@ -481,7 +482,7 @@ class GradingExecute(Execute):
         judges = None
         if plan:
             concurrency = self.judge_concurrency or int(os.environ.get("MPCOURSE_JUDGES", 0)) or max(
-                1, (os.cpu_count() or 2) // 2)
+                2, (os.cpu_count() or 2) // 2)
             judges = _Judges([m for calls in plan.values() for m, _ in calls], concurrency, self.memory_limit,
                              self.max_processes * 4, self.log,
                              cwd=(resources or {}).get("metadata", {}).get("path"))
@@ -509,8 +510,10 @@ class GradingExecute(Execute):
             watchdog.join()
             if judges is not None:
                 judges.close()
-            tokens = set(self._kernel_tokens) | set(judges.tokens if judges is not None else ())
-            killed = kill_tagged(tokens)
+            killed = 0
+            if not self._subreaper:          # with a subreaper every escapee is still our descendant
+                tokens = set(self._kernel_tokens) | set(judges.tokens if judges is not None else ())
+                killed = kill_tagged(tokens)
             for pid in _children() - children_before:          # orphans that cleared their environment
                 killed += kill_tree(pid)
             _reap_adopted()
@@ -691,9 +694,11 @@ class GradingExecute(Execute):
         me = psutil.Process()
         while not stop.wait(0.3):
             try:
-                procs = [p for p in me.children(recursive=True) if p.status() != psutil.STATUS_ZOMBIE]
+                procs = me.children(recursive=True)
             except psutil.Error:
                 continue
+            if len(procs) > self.max_processes:
+                procs = [p for p in procs if _alive(p)]           # zombies and vanished ones do not count
             if len(procs) <= self.max_processes:
                 continue
             judges = self._judges.trees() if self._judges is not None else {}
@@ -741,6 +746,15 @@ def kill_tagged(tokens: set[str], variable: str = KERNEL_TREE_VARIABLE) -> int:
         for proc in found:
             killed += kill_tree(proc.pid)
     return killed
+
+
+def _alive(proc) -> bool:
+    import psutil
+
+    try:
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _reap_adopted() -> None:
