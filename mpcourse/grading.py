@@ -227,7 +227,8 @@ def limit_process(pid: int | None, memory: int, processes: int) -> None:
 class _Judges:
     """Runs check calls in fresh interpreters, a few at a time, one warm spare per slot."""
 
-    def __init__(self, modules: list[str], concurrency: int, memory: int, processes: int, log, cwd=None):
+    def __init__(self, modules: list[str], concurrency: int, memory: int, processes: int, log, cwd=None,
+                 spares: int = 0):
         self.modules = sorted(set(modules))
         self.memory, self.processes, self.log = memory, processes, log
         self.pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="mpcourse-judge")
@@ -239,7 +240,8 @@ class _Judges:
         self.closed = False
         self.warming: list[threading.Thread] = []
         self.cwd = cwd if cwd and os.path.isdir(cwd) else self.folder
-        for _ in range(max(1, concurrency)):
+        # warm interpreters (python started, checks imported) wait while the kernel starts
+        for _ in range(max(1, concurrency, spares)):
             self._warm()
 
     def _warm(self) -> None:
@@ -485,7 +487,8 @@ class GradingExecute(Execute):
                 2, (os.cpu_count() or 2) // 2)
             judges = _Judges([m for calls in plan.values() for m, _ in calls], concurrency, self.memory_limit,
                              self.max_processes * 4, self.log,
-                             cwd=(resources or {}).get("metadata", {}).get("path"))
+                             cwd=(resources or {}).get("metadata", {}).get("path"),
+                             spares=min(sum(len(calls) for calls in plan.values()), concurrency + 2))
         self._judges = judges
         stop = threading.Event()
         watchdog = threading.Thread(target=self._watch, args=(stop,), daemon=True, name="mpcourse-watchdog")
