@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(dirname "$(python -c 'import sys; print(sys.executable)')"):$PATH"   # nbgrader runs alembic
 
-python -m pytest -n 2 tests "$@"      # two grading runs side by side: one per core
+python -m pytest -n 2 --durations=15 tests "$@"      # two grading runs side by side: one per core; slowest tests listed
 
 shopt -s nullglob
 notebooks=(notebooks/*.ipynb)
