@@ -128,7 +128,8 @@ def judge_verdict(judge, student_objects, timeout: float, name: str) -> Verdict:
     except (DeadlineExceeded, ChildDied, CheckFailed) as exc:
         return failed(str(exc))
     except Exception as exc:  # the student's code raised inside the judge
-        return failed(f"`{name}` raised {type(exc).__name__}: {exc}")
+        return failed(f"`{name}` raised {type(exc).__name__}: {exc}; run it in your notebook to see the line "
+                      "where it fails.")
     if not isinstance(verdict, Verdict):
         return failed(f"the check of `{name}` returned no verdict: please tell your instructor")
     return verdict

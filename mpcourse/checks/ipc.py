@@ -528,7 +528,8 @@ def check_add_all_keeps_every_update(add_all) -> Verdict:
     lost = f"total.value is {total.raw}, expected {want}"
     if not lock_was_used(events):
         why = (f"{WORKERS} processes called add_all at once and {lost}: `total.value += n` is a read and then a "
-               "write, and another process wrote in between; do it under `with total.get_lock():`.")
+               "write, and another process wrote in between, because add_all never took total.get_lock() (a lock "
+               "made inside the function protects nothing); do it under `with total.get_lock():`.")
     elif writes_outside_lock(events, "total"):
         why = (f"two processes read total.value before either wrote it back ({lost}): the write happens outside "
                "the lock; keep the read and the write of total.value inside `with total.get_lock():`.")

@@ -48,6 +48,33 @@ def writes_outside_lock(events: list[Event], name: str) -> bool:
     return False
 
 
+def writes_without_both_locks(events: list[Event], names: tuple[str, ...]) -> list[tuple[float, float]]:
+    """Read-to-write windows of ``names`` whose write came while fewer than two tracked locks were held.
+
+    A lock's events are ("waiting", lock), then ("holding", lock) when acquired; a release
+    records the process's next base state with no lock named, and so does a failed
+    acquire, which is told apart by the "waiting" state just before it.
+    """
+    held: dict[int, int] = {}
+    previous: dict[int, str] = {}
+    last_read: dict[tuple[int, str], float] = {}
+    found = []
+    for e in events:
+        if e.kind == "state":
+            if e.what == "holding" and e.detail:
+                held[e.pid] = held.get(e.pid, 0) + 1
+            elif e.what in ("holding", "running") and previous.get(e.pid) != "waiting" and held.get(e.pid):
+                held[e.pid] -= 1
+            previous[e.pid] = e.what
+        elif e.kind == "mark" and e.what in ("get", "set") and e.detail.split("=")[0] in names:
+            key = (e.pid, e.detail.split("=")[0])
+            if e.what == "get":
+                last_read[key] = e.t
+            elif held.get(e.pid, 0) < 2:
+                found.append((last_read.pop(key, e.t), e.t))
+    return found
+
+
 def lock_was_used(events: list[Event]) -> bool:
     return any(e.kind == "state" and e.what in ("waiting", "holding") for e in events)
 
@@ -88,6 +115,9 @@ def check_withdraw_keeps_every_update(withdraw) -> Verdict:
         run_participants(arena, withdraw, [(lock, account, 10)] * WORKERS)
     except Deadlock as exc:
         return _deadlock_verdict(exc, arena, "withdraw", "take the lock once (`with lock:` already acquires it)")
+    error = raised(arena.timeline, "withdraw(lock, account, 10)")
+    if error:
+        return error
     events = arena.timeline.events()
     clash = lost_update_overlaps(events, "account")
     expected = 100 - 10 * WORKERS
@@ -175,6 +205,9 @@ def check_book_ticket_never_oversells(book_ticket) -> Verdict:
         arena, db, procs, answers = _run_buyers(book_ticket, 1, WORKERS)
     except Deadlock as exc:
         return failed(f"book_ticket deadlocked: {exc}.")
+    error = raised(arena.timeline, "book_ticket(lock, db, name) with one ticket left")
+    if error:
+        return error
     winners = [name for name, bought in answers.items() if bought]
     if len(winners) == 1 and db.tickets == 0 and len(db.buyers()) == 1:
         return passed()
@@ -252,9 +285,19 @@ def check_transfer_never_deadlocks(transfer) -> Verdict:
         return failed(f"two transfers in opposite directions deadlocked ({exc}): take the two locks in the "
                       "same order in every process, e.g. sorted by account name.", arena.timeline,
                       title="transfer: each process holds one lock and waits for the other")
+    error = raised(arena.timeline, "transfer(locks, accounts, 'a', 'b', 10)")
+    if error:
+        return error
+    events = arena.timeline.events()
     got = (accounts["a"].balance, accounts["b"].balance)
     if got != (95, 105):
-        clash = lost_update_overlaps(arena.timeline.events(), "a") + lost_update_overlaps(arena.timeline.events(), "b")
+        clash = lost_update_overlaps(events, "a") + lost_update_overlaps(events, "b")
         return failed(f"after transfers a->b 10 and b->a 5 at the same time the balances are {got}, expected "
                       "(95, 105): hold both accounts' locks while you move the money.", arena.timeline, clash)
+    unguarded = writes_without_both_locks(events, ("a", "b"))
+    if unguarded:
+        return failed("transfer changed a balance while holding fewer than both accounts' locks, so another "
+                      "process can see the money in neither account: take both locks (always in the same "
+                      "order) before the first get() and release them after the last set().", arena.timeline,
+                      unguarded, title="transfer: balances written without both locks held")
     return passed()

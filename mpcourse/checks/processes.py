@@ -462,7 +462,8 @@ def _judge_square_workers(SquareWorker, inputs: list[list[int]], tl: Timeline) -
                 return failed(f"{text}.start() raised AttributeError ({exc}): SquareWorker.__init__ never "
                               "calls super().__init__(), so the Process machinery is not set up; call "
                               "super().__init__() at the top of __init__.")
-            return failed(f"{text}.start() raised AttributeError: {exc}.")
+            return failed(f"{text}.start() raised AttributeError ({exc}): an attribute that run() or start() "
+                          "needs was never set; set it in __init__ after super().__init__().")
         except Exception as exc:  # noqa: BLE001 (e.g. a PicklingError under spawn)
             return failed(f"{text}.start() raised {describe_exception(exc)}.")
     got, received = {}, 0

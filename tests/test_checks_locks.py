@@ -1,0 +1,59 @@
+"""The checks of 03_locks, called directly (no nbgrader): each mistake fails with its sentence, the fix passes.
+
+The start methods take turns across cases; the end-to-end test (test_assignments.py)
+runs every corpus file under every start method.
+"""
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from course import START_METHODS
+from mpcourse.checks import CheckFailed, locks
+from student_code import define, sections
+
+CORPUS = Path(__file__).resolve().parent / "corpus" / "03_locks"
+
+#: (corpus file, answer grade_id, check, None or a phrase of the failure)
+CASES = [
+    ("reference", "withdraw", locks.check_withdraw_keeps_every_update, None),
+    ("unlocked_withdraw", "withdraw", locks.check_withdraw_keeps_every_update, "never took the lock"),
+    ("private_lock", "withdraw", locks.check_withdraw_keeps_every_update, "never took the lock"),
+    ("read_under_lock_only", "withdraw", locks.check_withdraw_keeps_every_update, "read the balance before"),
+    ("no_release_on_error", "withdraw", locks.check_withdraw_releases_lock_on_error, "left the lock held"),
+    ("reference", "book_ticket", locks.check_book_ticket_never_oversells, None),
+    ("reference", "book_ticket", locks.check_book_ticket_queries_concurrently, None),
+    ("coarse_ticket_lock", "book_ticket", locks.check_book_ticket_queries_concurrently, "one at a time"),
+    ("check_outside_lock", "book_ticket", locks.check_book_ticket_never_oversells, "saw the last ticket"),
+    ("reference", "transfer", locks.check_transfer_never_deadlocks, None),
+    ("try_finally_style", "transfer", locks.check_transfer_never_deadlocks, None),
+    ("argument_lock_order", "transfer", locks.check_transfer_never_deadlocks, "deadlocked"),
+    ("transfer_no_lock", "transfer", locks.check_transfer_never_deadlocks, "both accounts' locks"),
+    ("transfer_one_lock_at_a_time", "transfer", locks.check_transfer_never_deadlocks, "fewer than both"),
+]
+
+
+def _answer(student: str, gid: str):
+    source = sections(CORPUS / f"{student}.py").get(gid) or sections(CORPUS / "reference.py")[gid]
+    return define(source)[gid]
+
+
+@pytest.mark.parametrize(("index", "case"), list(enumerate(CASES)),
+                         ids=[f"{c[0]}-{c[2].__name__}" for c in CASES])
+def test_check(index, case):
+    student, gid, check_fn, phrase = case
+    method = START_METHODS[index % len(START_METHODS)]
+    old = multiprocessing.get_start_method()
+    multiprocessing.set_start_method(method, force=True)
+    try:
+        answer = _answer(student, gid)
+        if phrase is None:
+            check_fn(answer)
+        else:
+            with pytest.raises(CheckFailed) as failure:
+                check_fn(answer)
+            assert phrase in str(failure.value), f"{method}: {failure.value}"
+    finally:
+        multiprocessing.set_start_method(old, force=True)
+    assert multiprocessing.active_children() == []
