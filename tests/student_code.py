@@ -19,3 +19,24 @@ def define(source: str) -> dict:
     namespace = {"__name__": "__main__"}
     exec(compile(source, "<student cell>", "exec"), namespace)
     return namespace
+
+
+def expect_verdict(check_fn, answer, phrase: str | None, start_method: str) -> None:
+    """Call ``check_fn(answer)`` under ``start_method``: it passes when ``phrase`` is None, else fails saying it."""
+    import multiprocessing
+
+    import pytest
+    from mpcourse.checks import CheckFailed
+
+    old = multiprocessing.get_start_method()
+    multiprocessing.set_start_method(start_method, force=True)
+    try:
+        if phrase is None:
+            check_fn(answer)
+        else:
+            with pytest.raises(CheckFailed) as failure:
+                check_fn(answer)
+            assert phrase in str(failure.value), f"{start_method}: {failure.value}"
+    finally:
+        multiprocessing.set_start_method(old, force=True)
+    assert multiprocessing.active_children() == []

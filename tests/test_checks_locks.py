@@ -5,13 +5,12 @@ runs every corpus file under every start method.
 """
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 import pytest
 from course import START_METHODS
-from mpcourse.checks import CheckFailed, locks
-from student_code import define, sections
+from mpcourse.checks import locks
+from student_code import define, expect_verdict, sections
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "03_locks"
 
@@ -43,17 +42,4 @@ def _answer(student: str, gid: str):
                          ids=[f"{c[0]}-{c[2].__name__}" for c in CASES])
 def test_check(index, case):
     student, gid, check_fn, phrase = case
-    method = START_METHODS[index % len(START_METHODS)]
-    old = multiprocessing.get_start_method()
-    multiprocessing.set_start_method(method, force=True)
-    try:
-        answer = _answer(student, gid)
-        if phrase is None:
-            check_fn(answer)
-        else:
-            with pytest.raises(CheckFailed) as failure:
-                check_fn(answer)
-            assert phrase in str(failure.value), f"{method}: {failure.value}"
-    finally:
-        multiprocessing.set_start_method(old, force=True)
-    assert multiprocessing.active_children() == []
+    expect_verdict(check_fn, _answer(student, gid), phrase, START_METHODS[index % len(START_METHODS)])

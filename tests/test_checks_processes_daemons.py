@@ -6,13 +6,12 @@ the end-to-end test (test_assignments.py) runs every case under every start meth
 """
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
 
 import pytest
 from course import START_METHODS
-from mpcourse.checks import CheckFailed, daemons, processes
-from student_code import define, sections
+from mpcourse.checks import daemons, processes
+from student_code import define, expect_verdict, sections
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -73,17 +72,4 @@ def _answer(assignment: str, student: str, gid: str, name: str):
                          ids=[f"{c[1]}-{c[4].__name__}" for c in CASES])
 def test_check(index, case):
     assignment, student, gid, name, check_fn, phrase = case
-    method = START_METHODS[index % len(START_METHODS)]
-    old = multiprocessing.get_start_method()
-    multiprocessing.set_start_method(method, force=True)
-    try:
-        answer = _answer(assignment, student, gid, name)
-        if phrase is None:
-            check_fn(answer)
-        else:
-            with pytest.raises(CheckFailed) as failure:
-                check_fn(answer)
-            assert phrase in str(failure.value), f"{method}: {failure.value}"
-    finally:
-        multiprocessing.set_start_method(old, force=True)
-    assert multiprocessing.active_children() == []
+    expect_verdict(check_fn, _answer(assignment, student, gid, name), phrase, START_METHODS[index % len(START_METHODS)])
