@@ -251,6 +251,8 @@ class _Judges:
         env = dict(os.environ)
         env[KERNEL_TREE_VARIABLE] = token
         env.pop(GRADING_VARIABLE, None)
+        for name in ("TMPDIR", "TEMP", "TMP"):      # a judge killed at its deadline leaves its temp folders here
+            env[name] = self.folder
         if self.memory:
             env["MPCOURSE_JUDGE_MEMORY"] = str(self.memory)
         try:

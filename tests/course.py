@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,9 +73,16 @@ def nbgrader(course: Path, *args: str, start_method: str | None = None, check: b
 
     env = environment(start_method)
     env[RUN_MARKER] = marker = uuid.uuid4().hex
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
-                            capture_output=True, text=True, timeout=timeout)
+    scratch = Path(tempfile.mkdtemp(prefix="mpc-"))   # the run's temporary files (a short path: AF_UNIX sockets)
+    env["TMPDIR"] = str(scratch)
+    try:
+        result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                                capture_output=True, text=True, timeout=timeout)
+    finally:
+        leftovers = sorted(p.name for p in scratch.glob("mpcourse-*"))
+        shutil.rmtree(scratch, ignore_errors=True)
     result.marker = marker
+    result.leftover_temp_folders = leftovers      # the course package's folders the run left behind
     if check and result.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result

@@ -2,7 +2,8 @@
 
 For each assignment: generate the student version, submit every file of its corpus
 (tests/corpus/<assignment>/), autograde, and compare each exercise's points with the
-verdict the corpus file expects. Afterwards no process of the grading may be alive.
+verdict the corpus file expects. Afterwards no process of the grading may be alive, and no
+temporary folder of the course package may be left.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def test_corpus_is_graded_as_expected(tmp_path, assignment, start_method):
     run = nbgrader(course, "autograde", assignment, "--force", start_method=start_method, check=False)
     assert mismatches(course, assignment, students) == []
     assert surviving_processes(run.marker) == []
+    assert run.leftover_temp_folders == []
 
 
 def _normalized(path: Path) -> dict:
