@@ -215,6 +215,35 @@ def _base_state() -> str:
     return "holding" if _held else "running"
 
 
+def writes_without_both_locks(events: list, names: tuple[str, ...]) -> list[tuple[float, float]]:
+    """Read-to-write windows of ``names`` whose write came while fewer than two TrackedLocks were held.
+
+    Decodes TrackedLock's events: ("holding", lock) on acquire; a release records the
+    process's base state with no lock named, and so does a failed acquire, told apart
+    by the "waiting" state just before it.
+    """
+    held: dict[int, int] = {}
+    previous: dict[int, str] = {}
+    last_read: dict[tuple[int, str], float] = {}
+    found = []
+    for e in events:
+        if e.kind == "state":
+            if e.what == "holding" and e.detail:
+                held[e.pid] = held.get(e.pid, 0) + 1
+            elif e.what in ("holding", "running") and previous.get(e.pid) != "waiting" and held.get(e.pid):
+                held[e.pid] -= 1
+            previous[e.pid] = e.what
+            continue
+        account = e.detail.split("=")[0]
+        if e.kind != "mark" or account not in names:
+            continue
+        if e.what == "get":
+            last_read[(e.pid, account)] = e.t
+        elif e.what == "set" and held.get(e.pid, 0) < 2:
+            found.append((last_read.pop((e.pid, account), e.t), e.t))
+    return found
+
+
 class Account:
     """A bank balance in shared memory: ``get()`` and ``set(value)``, each a recorded, paused step."""
 

@@ -6,7 +6,7 @@ lock loses an update on every run; the events they record say which mistake it w
 """
 from __future__ import annotations
 
-from ..shared import Account, Arena, Deadlock, TicketDB, TrackedLock, run_participants
+from ..shared import Account, Arena, Deadlock, TicketDB, TrackedLock, run_participants, writes_without_both_locks
 from ..timeline import Event, spans_of
 from . import Verdict, check, failed, overlaps, passed, raised
 
@@ -46,33 +46,6 @@ def writes_outside_lock(events: list[Event], name: str) -> bool:
         if is_write and not any(s.pid == e.pid and s.start <= e.t <= s.end for s in spans):
             return True
     return False
-
-
-def writes_without_both_locks(events: list[Event], names: tuple[str, ...]) -> list[tuple[float, float]]:
-    """Read-to-write windows of ``names`` whose write came while fewer than two tracked locks were held.
-
-    A lock's events are ("waiting", lock), then ("holding", lock) when acquired; a release
-    records the process's next base state with no lock named, and so does a failed
-    acquire, which is told apart by the "waiting" state just before it.
-    """
-    held: dict[int, int] = {}
-    previous: dict[int, str] = {}
-    last_read: dict[tuple[int, str], float] = {}
-    found = []
-    for e in events:
-        if e.kind == "state":
-            if e.what == "holding" and e.detail:
-                held[e.pid] = held.get(e.pid, 0) + 1
-            elif e.what in ("holding", "running") and previous.get(e.pid) != "waiting" and held.get(e.pid):
-                held[e.pid] -= 1
-            previous[e.pid] = e.what
-        elif e.kind == "mark" and e.what in ("get", "set") and e.detail.split("=")[0] in names:
-            key = (e.pid, e.detail.split("=")[0])
-            if e.what == "get":
-                last_read[key] = e.t
-            elif held.get(e.pid, 0) < 2:
-                found.append((last_read.pop(key, e.t), e.t))
-    return found
 
 
 def lock_was_used(events: list[Event]) -> bool:
