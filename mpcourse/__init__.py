@@ -13,10 +13,6 @@ Public API (submodules load on first use, so a spawned child pays only for what 
                            report where each process is stuck, kill the tree
 ``DeadlineExceeded``       raised by it, with a message a student understands
 ``Timeline``               record events from any process; ``.plot()`` draws them
-``Arena``                  forces the worst interleaving on instrumented objects
-``TrackedLock``            a ``multiprocessing.Lock`` that records waits and holds
-``Account``, ``TicketDB``  instrumented shared objects (get/set, query/get/set/record)
-``Counter``                a ``Value``-like shared number with ``.value``/``.get_lock()``
 ``start_method``           the start method in force
 =========================  ======================================================
 """
@@ -25,8 +21,7 @@ from __future__ import annotations
 from . import _startup
 
 __all__ = [
-    "Account", "Arena", "Counter", "DeadlineExceeded", "TicketDB", "Timeline", "TrackedLock",
-    "call_with_deadline", "start_method",
+    "DeadlineExceeded", "Timeline", "call_with_deadline", "start_method",
 ]
 
 _startup.apply_start_method()
@@ -36,8 +31,6 @@ _startup.install_child_setup()
 _LAZY = {
     "call_with_deadline": "runner", "DeadlineExceeded": "runner",
     "Timeline": "timeline",
-    "Arena": "shared", "TrackedLock": "shared", "Account": "shared", "TicketDB": "shared",
-    "Counter": "shared",
 }
 
 

@@ -48,10 +48,29 @@ def _by_value(obj):
     """Reduce functions and classes that live in an unimportable __main__ to cloudpickle bytes."""
     is_code = isinstance(obj, type) or callable(obj) and hasattr(obj, "__code__")
     if is_code and getattr(obj, "__module__", None) == "__main__" and not _findable_in_main(obj):
-        import cloudpickle
-
-        return pickle.loads, (cloudpickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL),)
+        return pickle.loads, (dumps_by_value(obj),)
     return NotImplemented
+
+
+def dumps_by_value(obj) -> bytes:
+    """cloudpickle bytes of ``obj`` that keep multiprocessing's own reducers.
+
+    A closure or a cell's global may hold a Lock, Queue, Barrier or Connection; plain
+    cloudpickle does not know how multiprocessing sends those to a child (sockets and
+    connections by handle), so it would fail under spawn and forkserver.
+    """
+    import collections
+    import io
+
+    import cloudpickle
+
+    class _Pickler(cloudpickle.CloudPickler):
+        dispatch_table = collections.ChainMap(multiprocessing.reduction.ForkingPickler._extra_reducers,
+                                              cloudpickle.CloudPickler.dispatch_table)
+
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()
 
 
 def install_by_value_transport() -> None:

@@ -1,35 +1,42 @@
-"""The nbgrader side: grading that survives hostile submissions and judges outside the kernel.
+"""The nbgrader side: every submission in a sandbox of its own, every verdict decided outside it.
 
 ``nbgrader_config.py`` puts ``GradingExecute`` in place of nbgrader's ``Execute``. For
 each notebook it
 
-* runs every cell under a timeout keyed on its grade_id; a kernel that does not answer
-  an interrupt (SIGINT ignored, stuck in C code) is killed, restarted, and the earlier
-  setup and answer cells are replayed, so one hostile cell costs only its exercise;
-* survives a kernel that dies (``os._exit``, a crash, too many processes): the cell is
-  marked failed, a fresh kernel replays the earlier cells, grading goes on;
-* judges checks in *trusted* interpreters: in the kernel a check call only hands the
-  student's objects over (``MPCOURSE_GRADING_DIR``); which checks a test cell must call
-  is read from the test cell source that nbgrader restored from the gradebook; each
-  judge runs in a fresh ``python`` started here, and its verdict (sentence + timeline
-  picture) is written into the cell's outputs, whatever the kernel printed;
-* caps each cell's printed output, limits each kernel's memory (RLIMIT_AS) and process
-  count (RLIMIT_NPROC where it applies, and a watchdog that kills a tree that grows past
-  ``max_processes``), and kills every process the notebook started when it is done: by
-  an environment tag, by descent, and (Linux) as a child subreaper that adopts orphans
-  that left the kernel's process group and session.
+* starts the kernel inside a sandbox (``mpcourse.sandbox``: bubblewrap namespaces,
+  read-only system and Python, a private size-limited /tmp, no network but its own
+  loopback, cgroup limits on processes, memory and CPU); nbclient talks to it over
+  ZeroMQ *ipc* sockets that exist only inside the sandbox's /tmp and are reached from
+  here through ``/proc/<pid>/root``, so no folder of the grader is writable from inside;
+* runs every cell under a timeout keyed on its grade_id, and the whole notebook under a
+  budget computed from the *trusted* cells (the gradebook's copy of the source): cells a
+  student adds get no time of their own, replays after a restart count too;
+* survives a kernel that dies or ignores interrupts: the cell fails with one sentence, a
+  fresh sandbox replays the earlier setup and answer cells, grading goes on;
+* judges checks where the student's code cannot reach: in the kernel a check call only
+  hands the student's objects over (a display output the grader takes out of the
+  notebook); which checks a test cell must call is read from the gradebook's copy of the
+  test cell; each check is judged by a judge forked from a trusted server started with
+  ``python -I`` (``mpcourse.judge.serve``), which runs the student's code in a fresh
+  sandbox of its own and decides from what it holds; the verdict comes back on the
+  server's pipe and is written into the cell (sentence, timeline picture, the mistake's
+  id for class reports; or a "✓" line saying what was verified);
+* caps each cell's printed output and kills the sandbox (so everything it started) after
+  the notebook.
 
-``mpcourse-grade`` (``mpcourse.parallel``) grades a whole class in parallel.
+Without a sandbox (no bubblewrap, no container engine) grading is refused unless the
+instructor sets ``MPCOURSE_UNSAFE_NO_SANDBOX=1`` (``mpcourse-grade --unsafe-no-sandbox``),
+and then a warning says what is not protected.
 """
 from __future__ import annotations
 
 import ast
+import asyncio
 import base64
 import copy
 import importlib
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
@@ -37,8 +44,9 @@ import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 
+from jupyter_client import AsyncKernelManager
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.client import NotebookClient
 from nbclient.exceptions import DeadKernelError
@@ -46,28 +54,21 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Dict, Float, Integer
 
+from . import sandbox as _sandbox
 from .runner import become_subreaper, kill_tree
 
-KERNEL_TREE_VARIABLE = "MPCOURSE_KERNEL_TREE"
 GRADING_VARIABLE = "MPCOURSE_GRADING_DIR"          # same name as mpcourse.checks.GRADING_VARIABLE
+HANDOVER_MIME = "application/vnd.mpcourse.handover+json"
+KERNEL_TREE_VARIABLE = "MPCOURSE_KERNEL_TREE"      # unsafe mode only: tags the kernel's processes
+MISTAKE_KEY = "mpcourse"                           # display_data metadata of a failed check (class reports)
 
-#: seconds a cell may run during grading, by grade_id (test cells restored from the
-#: gradebook by nbgrader, so a student cannot change them); checks have their own,
-#: shorter deadlines, so these are a backstop for code that hangs the kernel itself
+#: seconds a cell may run during grading, by grade_id; checks have their own, shorter
+#: deadlines, so these are a backstop for code that hangs the kernel itself
 CELL_TIMEOUTS: dict[str, int] = {}
 TEST_CELL_TIMEOUT = 90
 OTHER_CELL_TIMEOUT = 30
-
-_JUDGE_COMMAND = "from mpcourse.checks import _judge_main; _judge_main()"
-
-
-def cell_timeout(cell) -> int:
-    """The timeout of one cell during grading, keyed on its grade_id."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    grade_id = meta.get("grade_id")
-    if grade_id in CELL_TIMEOUTS:
-        return CELL_TIMEOUTS[grade_id]
-    return TEST_CELL_TIMEOUT if _is_test(cell) else OTHER_CELL_TIMEOUT
+MAX_HANDOVERS = 16                                 # check calls one test cell may hand over
+MAX_HANDOVER_CHARS = 12 * 2**20                    # base64 characters of one hand-over
 
 
 def _is_test(cell) -> bool:
@@ -79,8 +80,8 @@ class KernelStuck(RuntimeError):
     """The kernel did not answer an interrupt: it ignores SIGINT or is stuck outside Python."""
 
 
-class _KernelLost(RuntimeError):
-    """The kernel is gone or useless; the message says why, for the student."""
+class OutOfBudget(RuntimeError):
+    """The notebook used its whole time budget."""
 
 
 # ----------------------------------------------------------------------------------
@@ -138,8 +139,8 @@ def _is_check(module: str, name: str) -> bool:
         return False
 
 
-def _trusted_sources(resources) -> dict[str, str]:
-    """Source of every cell as nbgrader stored it from source/ (the gradebook): grade_id -> source."""
+def _trusted_sources(resources) -> dict[str, tuple[str, bool]]:
+    """Source of every cell as nbgrader stored it from source/ (the gradebook): grade_id -> (source, locked)."""
     info = (resources or {}).get("nbgrader") or {}
     if not all(info.get(k) for k in ("db_url", "notebook", "assignment")):
         return {}
@@ -187,164 +188,142 @@ def _check_submodules() -> list[str]:
 
 
 # ----------------------------------------------------------------------------------
-# resource limits
+# the kernel in a sandbox
 
-def limit_process(pid: int | None, memory: int, processes: int) -> None:
-    """RLIMIT_AS (bytes, per process) and RLIMIT_NPROC (per user: our count + ``processes``).
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel inside a fresh sandbox, reached over ZeroMQ ipc sockets that live in the sandbox's /tmp."""
 
-    Linux: set on a running process (prlimit); ``pid=None``: this process (any POSIX).
-    RLIMIT_NPROC is not enforced for root; the grader's watchdog covers that case.
-    """
-    try:
-        import resource
-    except ImportError:          # Windows
-        return
-    import psutil
+    INSIDE_IPC = "/tmp/.kernel/ipc"
+    INSIDE_CONNECTION = "/mpcourse-kernel"
 
-    limits = [(resource.RLIMIT_CORE, 0)]
-    if memory:
-        limits.append((resource.RLIMIT_AS, memory))
-    if processes and hasattr(resource, "RLIMIT_NPROC") and os.geteuid() != 0:     # root is never limited
-        try:
-            uid = os.getuid()
-            mine = sum(1 for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid)
-        except Exception:
-            mine = 0
-        limits.append((resource.RLIMIT_NPROC, mine + processes))
-    for which, value in limits:
-        try:
-            if pid is None:
-                resource.setrlimit(which, (value, value))
-            elif sys.platform.startswith("linux"):
-                psutil.Process(pid).rlimit(which, (value, value))
-        except (ValueError, OSError, psutil.Error):
-            pass
+    sandbox_env: dict = {}
+    sandbox_limits = None
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.transport = "ipc"
+        self.ip = self.INSIDE_IPC
+        self._private = tempfile.mkdtemp(prefix="mpcourse-kernel-")
+        self.connection_file = os.path.join(self._private, "kernel.json")
+        self.sandbox: _sandbox.Sandbox | None = None
+        self._host_ip: str | None = None
+
+    def _make_url(self, channel: str) -> str:
+        return f"ipc://{self._host_ip or self.ip}-{getattr(self, f'{channel}_port')}"
+
+    def client(self, **kwargs):
+        kwargs.setdefault("ip", self._host_ip or self.ip)
+        return super().client(**kwargs)
+
+    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
+        command = super().format_kernel_cmd(extra_arguments)
+        host_file = os.path.realpath(self.connection_file)
+        inside_file = f"{self.INSIDE_CONNECTION}/{os.path.basename(host_file)}"
+        command = [inside_file if arg == host_file else arg for arg in command]
+        spec = _sandbox.Spec(read_only=[(os.path.dirname(host_file), self.INSIDE_CONNECTION)],
+                             dirs=[os.path.dirname(self.INSIDE_IPC)], env=dict(self.sandbox_env),
+                             limits=self.sandbox_limits or _sandbox.Limits())
+        self.sandbox = _sandbox.Sandbox(command, spec, name="kernel")
+        return self.sandbox.command()
+
+    async def _async_launch_kernel(self, kernel_cmd, **kw):
+        kw["stdout"] = subprocess.DEVNULL          # a student writing to fd 1 must not reach the grader's log
+        kw["stderr"] = subprocess.DEVNULL
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        self.sandbox.attach(self.provisioner.process.pid)
+        deadline = time.monotonic() + 30
+        inner = None
+        while time.monotonic() < deadline:
+            inner = self.sandbox.inner_pid()
+            if inner or self.provisioner.process.poll() is not None:
+                break
+            await asyncio.sleep(0.005)
+        if inner is None:
+            raise RuntimeError("the kernel's sandbox did not start")
+        self._host_ip = f"/proc/{inner}/root{self.INSIDE_IPC}"
+
+    @property
+    def kernel_spec(self):
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.interrupt_mode = "message"        # a signal to bwrap would not reach the kernel inside
+        return spec
+
+    def kill_sandbox(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.kill()
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart)
+        shutil.rmtree(self._private, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
 
 
 # ----------------------------------------------------------------------------------
-# judges: fresh interpreters that run one check each
+# the judges: a trusted server (python -I), one forked judge per check
 
-class _Judges:
-    """Runs check calls in fresh interpreters, a few at a time, one warm spare per slot."""
+class JudgeServer:
+    """``mpcourse.judge.serve`` in a process of its own; ``submit(request)`` gives a Future of the verdict."""
 
-    def __init__(self, modules: list[str], concurrency: int, memory: int, processes: int, log, cwd=None,
-                 spares: int = 0):
-        self.modules = sorted(set(modules))
-        self.memory, self.processes, self.log = memory, processes, log
-        self.pool = ThreadPoolExecutor(max(1, concurrency), thread_name_prefix="mpcourse-judge")
-        self.spares: queue.Queue = queue.Queue()
-        self.live: dict[int, str] = {}
-        self.tokens: list[str] = []
+    def __init__(self, log):
+        self.log = log
+        self.futures: dict[str, Future] = {}
         self.lock = threading.Lock()
-        self.folder = tempfile.mkdtemp(prefix="mpcourse-judges-")
-        self.closed = False
-        self.warming: list[threading.Thread] = []
-        self.cwd = cwd if cwd and os.path.isdir(cwd) else self.folder
-        # warm interpreters (python started, checks imported) wait while the kernel starts
-        for _ in range(max(1, concurrency, spares)):
-            self._warm()
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MPCOURSE_GRADING"))}
+        self.proc = subprocess.Popen([sys.executable, "-I", "-c", "from mpcourse.judge import serve; serve()"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     env=env, cwd=tempfile.gettempdir())
+        self.ready = threading.Event()
+        self.reader = threading.Thread(target=self._read, name="mpcourse judge server", daemon=True)
+        self.reader.start()
 
-    def _warm(self) -> None:
-        if self.closed:
-            return
-        token = uuid.uuid4().hex
-        env = dict(os.environ)
-        env[KERNEL_TREE_VARIABLE] = token
-        env.pop(GRADING_VARIABLE, None)
-        for name in ("TMPDIR", "TEMP", "TMP"):      # a judge killed at its deadline leaves its temp folders here
-            env[name] = self.folder
-        if self.memory:
-            env["MPCOURSE_JUDGE_MEMORY"] = str(self.memory)
-        try:
-            proc = subprocess.Popen([sys.executable, "-c", _JUDGE_COMMAND, *self.modules], stdin=subprocess.PIPE,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
-                                    cwd=self.cwd)
-        except OSError as exc:
-            self.log.error("could not start a judge: %s", exc)
-            return
-        limit_process(proc.pid, self.memory, self.processes)
-        with self.lock:
-            self.live[proc.pid] = token
-            self.tokens.append(token)
-        self.spares.put((proc, token))
-
-    def submit(self, calls: list[dict], budget: float):
-        return self.pool.submit(self._judge_cell, calls, budget)
-
-    def _judge_cell(self, calls: list[dict], budget: float) -> list[dict]:
-        """Judge a test cell's calls in order, stopping at the first failure (as the kernel would)."""
-        results = []
-        deadline = time.monotonic() + budget
-        for call in calls:
-            left = deadline - time.monotonic()
-            if left <= 0.5:
-                results.append({"ok": False, "message": f"`{call['name']}` was not checked: this test cell ran out "
-                                "of time.", "png": None})
-                break
-            verdict = self._judge_one(call, left)
-            results.append(verdict)
-            if not verdict["ok"]:
-                break
-        return results
-
-    def _judge_one(self, call: dict, budget: float) -> dict:
-        try:
-            proc, token = self.spares.get(timeout=30)
-        except queue.Empty:
-            return {"ok": False, "message": "the grader could not start a checking process; please tell your "
-                    "instructor.", "png": None}
-        warming = threading.Thread(target=self._warm, daemon=True)
-        with self.lock:
-            self.warming.append(warming)
-        warming.start()
-        result_path = os.path.join(self.folder, uuid.uuid4().hex + ".json")
-        judge_timeout = max(1.0, budget - 2.0)          # the judge reports where it was stuck first
-        request = {"module": call["module"], "check": call["check"], "name": call["name"],
-                   "objects": call["objects"], "timeout": judge_timeout, "result": result_path}
-        try:
-            proc.stdin.write((json.dumps(request) + "\n").encode())
-            proc.stdin.close()
-            proc.wait(timeout=budget + 1.0)
-        except subprocess.TimeoutExpired:
-            pass
-        except OSError:
-            pass
-        finally:
-            kill_tree(proc.pid)            # escaped processes: swept by token when the notebook is done
-            proc.wait()
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if message.get("ready"):
+                self.ready.set()
+                continue
             with self.lock:
-                self.live.pop(proc.pid, None)
-        try:
-            with open(result_path, encoding="utf-8") as f:
-                result = json.load(f)
-            return {"ok": result.get("ok") is True, "message": str(result.get("message", "")),
-                    "png": result.get("png") if isinstance(result.get("png"), str) else None}
-        except (OSError, ValueError):
-            return {"ok": False, "message": f"the check of `{call['name']}` did not finish in {budget:.0f} s, or "
-                    "your code ended the checking process: make sure it returns and starts no endless "
-                    "processes.", "png": None}
-
-    def trees(self) -> dict[int, str]:
+                future = self.futures.pop(str(message.get("id")), None)
+            if future is not None:
+                future.set_result(message)
+        self.ready.set()
         with self.lock:
-            return dict(self.live)
+            futures, self.futures = list(self.futures.values()), {}
+        for future in futures:
+            future.set_result({"ok": False, "message": "the grader's judge server ended; please tell your "
+                               "instructor.", "mistake": "grader/crash", "summary": "", "png": None})
+
+    def submit(self, request: dict) -> Future:
+        future: Future = Future()
+        rid = uuid.uuid4().hex
+        with self.lock:
+            self.futures[rid] = future
+        try:
+            self.proc.stdin.write(json.dumps({**request, "id": rid}).encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError:
+            with self.lock:
+                self.futures.pop(rid, None)
+            future.set_result({"ok": False, "message": "the grader's judge server is not running; please tell "
+                               "your instructor.", "mistake": "grader/crash", "summary": "", "png": None})
+        return future
 
     def close(self) -> None:
-        self.closed = True
-        self.pool.shutdown(wait=True)
-        with self.lock:
-            warming = list(self.warming)
-        for thread in warming:
-            thread.join()
-        while True:
-            try:
-                proc, token = self.spares.get_nowait()
-            except queue.Empty:
-                break
-            kill_tree(proc.pid)
-            proc.wait()
-        for pid in self.trees():
-            kill_tree(pid)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(120)
+        except subprocess.TimeoutExpired:
+            kill_tree(self.proc.pid)
+            self.proc.wait()
+        self.reader.join(5)
 
 
 # ----------------------------------------------------------------------------------
@@ -357,20 +336,25 @@ class GradingExecute(Execute):
         config=True)
     other_cell_timeout = Integer(OTHER_CELL_TIMEOUT, help="seconds any other cell may take").tag(config=True)
     cell_timeouts = Dict(help="seconds by grade_id, overriding the two above").tag(config=True)
+    budget_margin = Integer(30, help="seconds a notebook gets beyond the sum of its trusted cells' timeouts").tag(
+        config=True)
     interrupt_grace = Float(3.0, help="seconds a timed-out kernel gets to answer an interrupt").tag(config=True)
-    max_processes = Integer(100, help="live processes a notebook may have; more and its tree is killed").tag(
+    max_processes = Integer(100, help="live processes a notebook may have; more and its kernel is restarted").tag(
         config=True)
-    memory_limit = Integer(4 * 2**30, help="RLIMIT_AS of the kernel and of each judge, bytes (0: none)").tag(
+    memory_limit = Integer(2 * 2**30, help="bytes of memory for each sandbox as a whole (0: none)").tag(
         config=True)
+    scratch_size = Integer(256 * 2**20, help="bytes of each sandbox's private /tmp (its working folder)").tag(
+        config=True)
+    cpu_limit = Float(0.0, help="CPUs for each sandbox (0: half the machine, at least one)").tag(config=True)
     max_output_chars = Integer(20_000, help="characters of printed output kept per cell").tag(config=True)
     max_restarts = Integer(4, help="kernel restarts per notebook before the rest is failed").tag(config=True)
-    judge_concurrency = Integer(0, help="checks judged at the same time (0: half the CPUs, at least 2)").tag(
-        config=True)
-    trusted_checks = Bool(True, help="judge checks outside the kernel, in fresh interpreters").tag(config=True)
+    judge_concurrency = Integer(0, help="checks judged at the same time (0: the CPUs, at least 2)").tag(config=True)
+    unsafe_no_sandbox = Bool(False, help="grade without a sandbox (students' code runs as you!); also "
+                             f"{_sandbox.UNSAFE_VARIABLE}=1").tag(config=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.timeout_func = self._timeout_of
+        self.timeout_func = self._get_timeout
         self.raise_on_iopub_timeout = False
         self.interrupt_on_timeout = True
         self.shutdown_kernel = "immediate"
@@ -378,9 +362,21 @@ class GradingExecute(Execute):
             "ename": "CellTimeoutError", "evalue": "this cell did not finish in time",
             "traceback": ["\x1b[0;31mCellTimeoutError\x1b[0m: this cell did not finish within its time limit: "
                           "look for an endless loop, a deadlock or a process that is never joined."]}
-        self._subreaper = become_subreaper()
+        self.unsafe = self.unsafe_no_sandbox or os.environ.get(_sandbox.UNSAFE_VARIABLE, "") not in ("", "0")
+        if self.unsafe:
+            self.log.warning(_sandbox.UNSAFE_WARNING.format(var=_sandbox.UNSAFE_VARIABLE))
+            self._subreaper = become_subreaper()
+        else:
+            if _sandbox.backend() is None:
+                raise _sandbox.SandboxUnavailable(_sandbox.unavailable_reason())
+            self._subreaper = False
+            self.kernel_manager_class = SandboxedKernelManager
 
-    # -- timeouts --------------------------------------------------------------------
+    def _limits(self) -> _sandbox.Limits:
+        return _sandbox.Limits(processes=max(64, self.max_processes * 4), memory=self.memory_limit or 2**40,
+                               scratch=self.scratch_size, cpus=self.cpu_limit)
+
+    # -- timeouts and the notebook's budget -------------------------------------------
     def _timeout_of(self, cell) -> int:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         gid = meta.get("grade_id")
@@ -393,10 +389,26 @@ class GradingExecute(Execute):
     def _get_timeout(self, cell):
         timeout = self._timeout_of(cell) if cell is not None else self.other_cell_timeout
         if self._planned is not None and cell is not None and id(cell) in self._planned:
-            return max(5, min(timeout, self.other_cell_timeout))    # the kernel only hands objects over
-        return timeout
+            timeout = max(5, min(timeout, self.other_cell_timeout))    # the kernel only hands objects over
+        left = self._budget_left()
+        return max(1, min(timeout, int(left) + 1)) if left is not None else timeout
 
     _planned = None
+    _budget_end: float | None = None
+
+    def _budget_left(self) -> float | None:
+        return None if self._budget_end is None else self._budget_end - time.monotonic()
+
+    def _budget(self, nb, trusted: dict) -> float:
+        """The sum of the trusted code cells' timeouts, plus a margin: added cells bring no time of their own."""
+        total = 0
+        counted = set()
+        for cell in nb.cells:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if cell.cell_type == "code" and (not trusted or gid in trusted) and gid not in counted:
+                total += self._timeout_of(cell)
+                counted.add(gid)
+        return total + self.budget_margin
 
     async def _async_handle_timeout(self, timeout, cell=None):
         """Interrupt; a kernel that does not answer within ``interrupt_grace`` is stuck: restart it."""
@@ -416,9 +428,15 @@ class GradingExecute(Execute):
             if msg.get("msg_type") == "execute_reply":
                 return {"content": {**self.error_on_timeout, "status": "error"}}
 
-    # -- output cap ------------------------------------------------------------------
+    # -- output: cap it, take the hand-overs out ---------------------------------------
     def output(self, outs, msg, display_id, cell_index):
-        if msg["msg_type"] == "stream":
+        msg_type = msg["msg_type"]
+        if msg_type in ("display_data", "update_display_data", "execute_result"):
+            data = msg["content"].get("data") or {}
+            if HANDOVER_MIME in data:
+                self._take_handover(cell_index, data[HANDOVER_MIME])
+                return None
+        if msg_type == "stream":
             used = self._stream_chars.get(cell_index, 0)
             text = msg["content"].get("text", "")
             if used >= self.max_output_chars:
@@ -432,31 +450,46 @@ class GradingExecute(Execute):
 
     _stream_chars: dict = {}
 
+    def _take_handover(self, cell_index: int, payload) -> None:
+        """A check call's hand-over: untrusted plain data, kept aside (never in the notebook)."""
+        taken = self._handovers.setdefault(cell_index, [])
+        if len(taken) >= MAX_HANDOVERS or not isinstance(payload, dict):
+            taken.append(None)
+            return
+        blob = payload.get("blob")
+        fields = (payload.get("module"), payload.get("check"), payload.get("name"))
+        if not isinstance(blob, str) or len(blob) > MAX_HANDOVER_CHARS or not all(isinstance(f, str) for f in fields):
+            taken.append(None)
+            return
+        taken.append({"module": fields[0][:100], "check": fields[1][:100], "name": fields[2][:80], "blob": blob})
+
     def _note_cut_output(self, cell, index) -> None:
         total = self._stream_chars.get(index, 0)
         if total > self.max_output_chars:
             cell.outputs.append(NotebookNode(output_type="stream", name="stderr", text=(
                 f"\n[the grader kept the first {self.max_output_chars} of {total} characters this cell printed]\n")))
 
-    # -- kernel start: environment tags and limits -----------------------------------
+    # -- kernel start -----------------------------------------------------------------
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        if isinstance(km, SandboxedKernelManager):
+            km.sandbox_env = {GRADING_VARIABLE: "1"}
+            km.sandbox_limits = self._limits()
+        return km
+
     async def async_start_new_kernel(self, **kwargs):
+        if not self.unsafe:
+            return await super().async_start_new_kernel(**kwargs)
         self._kernel_token = uuid.uuid4().hex
         os.environ[KERNEL_TREE_VARIABLE] = self._kernel_token
-        if self._grading_dir:
-            os.environ[GRADING_VARIABLE] = self._grading_dir
-        else:
-            os.environ.pop(GRADING_VARIABLE, None)
+        os.environ[GRADING_VARIABLE] = "1"
         try:
             await super().async_start_new_kernel(**kwargs)
         finally:
             os.environ.pop(KERNEL_TREE_VARIABLE, None)
             os.environ.pop(GRADING_VARIABLE, None)
-        pid = self._kernel_pid()
-        if pid:
-            limit_process(pid, self.memory_limit, self.max_processes * 4)
         self._kernel_tokens.append(self._kernel_token)
 
-    _grading_dir: str | None = None
     _kernel_token: str | None = None
     _kernel_tokens: list = []
 
@@ -471,27 +504,21 @@ class GradingExecute(Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
-        env_before = {k: os.environ.get(k) for k in (KERNEL_TREE_VARIABLE, GRADING_VARIABLE)}
         self._stream_chars = {}
+        self._handovers: dict[int, list] = {}
         self._kernel_tokens = []
         self._kill_reason = None
         self._fatal: set[int] = set()
         self._restarts = 0
         self._verdicts: dict[int, object] = {}
+        self._out_of_budget = False
         children_before = _children()
-        plan = plan_checks(nb, resources) if self.trusted_checks else {}
+        plan = plan_checks(nb, resources)
         self._plan = plan
         self._planned = {id(nb.cells[i]) for i in plan}
-        self._grading_dir = tempfile.mkdtemp(prefix="mpcourse-grading-") if plan else None
-        judges = None
-        if plan:
-            concurrency = self.judge_concurrency or int(os.environ.get("MPCOURSE_JUDGES", 0)) or max(
-                2, (os.cpu_count() or 2) // 2)
-            judges = _Judges([m for calls in plan.values() for m, _ in calls], concurrency, self.memory_limit,
-                             self.max_processes * 4, self.log,
-                             cwd=(resources or {}).get("metadata", {}).get("path"),
-                             spares=min(sum(len(calls) for calls in plan.values()), concurrency + 2))
-        self._judges = judges
+        self._budget_end = time.monotonic() + self._budget(nb, _trusted_sources(resources))
+        self._judges = JudgeServer(self.log) if plan else None
+        self._judge_slots = threading.Semaphore(self.judge_concurrency or max(2, os.cpu_count() or 2))
         stop = threading.Event()
         watchdog = threading.Thread(target=self._watch, args=(stop,), daemon=True, name="mpcourse-watchdog")
         watchdog.start()
@@ -508,31 +535,29 @@ class GradingExecute(Execute):
                 self.km = self.create_kernel_manager() if self.km is None else self.km
                 self.kc = None
                 run_sync(self._async_grade)()
-            if judges is not None:
-                self._apply_verdicts()
+            self._apply_verdicts()
         finally:
             stop.set()
             watchdog.join()
-            if judges is not None:
-                judges.close()
-            killed = 0
-            if not self._subreaper:          # with a subreaper every escapee is still our descendant
-                tokens = set(self._kernel_tokens) | set(judges.tokens if judges is not None else ())
-                killed = kill_tagged(tokens)
-            for pid in _children() - children_before:          # orphans that cleared their environment
-                killed += kill_tree(pid)
-            _reap_adopted()
-            if killed:
-                self.log.warning("killed %d process(es) the submission left running", killed)
-            if self._grading_dir:
-                shutil.rmtree(self._grading_dir, ignore_errors=True)
-            for key, value in env_before.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+            if self._judges is not None:
+                self._judges.close()
+            self._kill_kernel_tree()
+            if self.unsafe:
+                self._sweep(children_before)
             self._planned = None
+            self._budget_end = None
         return self.nb, self.resources
+
+    def _sweep(self, children_before: set[int]) -> None:
+        """Unsafe mode: kill what the kernel left, by its environment tag and (Linux) as a subreaper."""
+        killed = 0
+        if not self._subreaper:
+            killed = kill_tagged(set(self._kernel_tokens))
+        for pid in _children() - children_before:
+            killed += kill_tree(pid)
+        _reap_adopted()
+        if killed:
+            self.log.warning("killed %d process(es) the submission left running", killed)
 
     async def _async_grade(self) -> None:
         cells = self.nb.cells
@@ -543,7 +568,9 @@ class GradingExecute(Execute):
                 while index < len(cells):
                     cell = cells[index]
                     if cell.cell_type == "code" and cell.source.strip():
-                        if self._restarts > self.max_restarts:
+                        if self._out_of_budget:
+                            self._fail_cell(cell, self._budget_sentence())
+                        elif self._restarts > self.max_restarts:
                             self._fail_cell(cell, "this cell was not run: the kernel kept dying or hanging, "
                                             "so grading of this notebook stopped here.")
                         else:
@@ -552,16 +579,27 @@ class GradingExecute(Execute):
             finally:
                 self._kill_kernel_tree()
 
+    def _budget_sentence(self) -> str:
+        return ("this cell was not run: the notebook used its whole time budget (the sum of its cells' time "
+                "limits), so grading stopped here; look for cells that run long or never finish.")
+
     async def _run_cell(self, index: int) -> None:
         cell = self.nb.cells[index]
-        if index in self._plan:
-            self._clear_calls()
+        left = self._budget_left()
+        if left is not None and left <= 0:
+            self._out_of_budget = True
+            self._kill_kernel_tree()
+            self._fail_cell(cell, self._budget_sentence())
+            return
         try:
             await self.async_execute_cell(cell, index, execution_count=self.code_cells_executed + 1)
         except (DeadKernelError, KernelStuck) as exc:
             cell = self.nb.cells[index]
             self._fail_cell(cell, self._why_lost(exc, cell))
             self._fatal.add(index)
+            if (self._budget_left() or 1) <= 0:
+                self._out_of_budget = True
+                return
             await self._restart(index)
             return
         cell = self.nb.cells[index]
@@ -573,6 +611,8 @@ class GradingExecute(Execute):
         if self._kill_reason:
             reason, self._kill_reason = self._kill_reason, None
             return reason
+        if (self._budget_left() or 1) <= 0:
+            return self._budget_sentence().replace("this cell was not run", "this cell was stopped")
         if isinstance(exc, KernelStuck):
             return (f"this cell did not finish in {self._timeout_of(cell)} s and ignored the interrupt (SIGINT), so "
                     "the grader restarted Python: look for a deadlock or an endless loop; everything this cell "
@@ -591,7 +631,11 @@ class GradingExecute(Execute):
             self.nb.metadata["language_info"] = info["content"]["language_info"]
 
     def _kill_kernel_tree(self) -> None:
-        pid = self._kernel_pid()          # its descendants; escaped processes are swept by token at the end
+        km = getattr(self, "km", None)
+        if isinstance(km, SandboxedKernelManager):
+            km.kill_sandbox()
+            return
+        pid = self._kernel_pid()
         if pid:
             kill_tree(pid)
 
@@ -622,55 +666,59 @@ class GradingExecute(Execute):
                 self.nb.cells[j] = original
                 self._fail_cell(original, self._why_lost(exc, original) + " (when it was run again)")
                 self._fatal.add(j)
+                if (self._budget_left() or 1) <= 0:
+                    self._out_of_budget = True
+                    return
                 await self._restart(upto)
                 return
             finally:
                 self.nb.cells[j] = original
 
     # -- trusted judging ---------------------------------------------------------------
-    def _clear_calls(self) -> None:
-        for entry in os.listdir(self._grading_dir):
-            path = os.path.join(self._grading_dir, entry)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                try:
-                    os.remove(path)
-                except OSError:
-                    pass
-
     def _dispatch(self, index: int, cell) -> None:
         """Match the kernel's hand-overs with the checks the trusted source calls; judge them."""
         expected = self._plan[index]
+        handovers = self._handovers.pop(index, [])
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             self._verdicts[index] = None                      # failed in the kernel already
             return
-        private = os.path.join(self._judges.folder, f"cell-{index}")      # the grader's, not the kernel's
-        os.makedirs(private, exist_ok=True)
-        calls = []
-        for entry in sorted(os.listdir(self._grading_dir)):
-            if not entry.endswith(".json"):
-                continue
-            stem = os.path.join(self._grading_dir, entry[:-5])
-            try:
-                if os.path.getsize(stem + ".json") > 10_000:
-                    raise ValueError("too big")
-                with open(stem + ".json", encoding="utf-8") as f:
-                    meta = json.load(f)
-                objects = os.path.join(private, f"{len(calls)}.objects")
-                os.replace(stem + ".objects", objects)
-                calls.append({"module": str(meta["module"]), "check": str(meta["check"]),
-                              "name": str(meta.get("name", ""))[:80], "objects": objects})
-            except (OSError, ValueError, KeyError, TypeError):
-                calls.append({"module": "?", "check": "?", "name": "?", "objects": ""})
-        if [(c["module"], c["check"]) for c in calls] != [tuple(e) for e in expected]:
-            got = len(calls)
-            self._verdicts[index] = [{"ok": False, "png": None, "message": (
-                f"the checks in this test cell did not run as written (expected {len(expected)}, got {got} "
+        got = [(h["module"], h["check"]) if h else ("?", "?") for h in handovers]
+        wanted = [(module, name) for module, name in expected]
+        if got != wanted:
+            self._verdicts[index] = [{"ok": False, "png": None, "mistake": "answer/checks-replaced", "message": (
+                f"the checks in this test cell did not run as written (expected {len(wanted)}, got {len(got)} "
                 "matching call(s)): code in your notebook replaced or skipped the grader's checks, so this test "
                 "cannot pass; remove code that patches modules or imports.")}]
             return
-        self._verdicts[index] = self._judges.submit(calls, float(self._timeout_of(cell)))
+        budget = float(self._timeout_of(cell))
+        self._verdicts[index] = self._judge_cell(handovers, budget)
+
+    def _judge_cell(self, handovers: list[dict], budget: float) -> Future:
+        """Judge a test cell's checks in order on the server, stopping at the first failure (as the kernel would)."""
+        outcome: Future = Future()
+        limits = self._limits()
+
+        def run() -> None:
+            results = []
+            deadline = time.monotonic() + budget
+            with self._judge_slots:
+                for handover in handovers:
+                    left = deadline - time.monotonic()
+                    if left <= 0.5:
+                        results.append({"ok": False, "message": f"`{handover['name']}` was not checked: this test "
+                                        "cell ran out of time.", "mistake": "answer/out-of-time", "png": None})
+                        break
+                    request = {**handover, "timeout": left, "unsafe": self.unsafe,
+                               "limits": {"processes": limits.processes, "memory": limits.memory,
+                                          "scratch": limits.scratch, "cpus": limits.cpus}}
+                    verdict = self._judges.submit(request).result()
+                    results.append(verdict)
+                    if not verdict.get("ok"):
+                        break
+            outcome.set_result(results)
+
+        threading.Thread(target=run, name="mpcourse judge cell", daemon=True).start()
+        return outcome
 
     def _apply_verdicts(self) -> None:
         for index, pending in sorted(self._verdicts.items()):
@@ -678,58 +726,71 @@ class GradingExecute(Execute):
                 continue
             results = pending if isinstance(pending, list) else pending.result()
             cell = self.nb.cells[index]
+            exercise = _exercise_of(cell)
             for verdict in results:
-                if verdict["ok"]:
+                if verdict.get("ok") is True:
+                    label = str(verdict.get("label") or verdict.get("name") or exercise)
+                    summary = str(verdict.get("summary") or "")
+                    line = f"✓ {label}: {summary}\n" if summary else f"✓ {label}\n"
+                    cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=line))
                     continue
-                if verdict.get("png"):
-                    try:
-                        base64.b64decode(verdict["png"], validate=True)
-                        cell.outputs.append(NotebookNode(output_type="display_data", metadata={}, data={
-                            "image/png": verdict["png"], "text/plain": "<timeline picture>"}))
-                    except ValueError:
-                        pass
-                cell.outputs.append(_error_output("CheckFailed", verdict["message"]))
+                self._add_failure(cell, exercise, verdict)
                 break
+
+    def _add_failure(self, cell, exercise: str, verdict: dict) -> None:
+        message = str(verdict.get("message") or "this check failed.")
+        metadata = {MISTAKE_KEY: {"exercise": exercise, "check": str(verdict.get("label") or ""),
+                                  "mistake": str(verdict.get("mistake") or "unknown"), "sentence": message}}
+        png = verdict.get("png")
+        data = {"text/plain": f"mistake: {metadata[MISTAKE_KEY]['mistake']}"}
+        if isinstance(png, str):
+            try:
+                base64.b64decode(png, validate=True)
+                data = {"image/png": png, "text/plain": "<timeline picture>"}
+            except ValueError:
+                pass
+        cell.outputs.append(NotebookNode(output_type="display_data", metadata=metadata, data=data))
+        cell.outputs.append(_error_output("CheckFailed", message))
 
     # -- the watchdog ------------------------------------------------------------------
     def _watch(self, stop: threading.Event) -> None:
-        """Kill a tree that grows past ``max_processes`` live processes (a fork bomb, 200 sleepers)."""
+        """Restart a kernel whose sandbox grows past ``max_processes`` live processes (a fork bomb, 200 sleepers)."""
         import psutil
 
-        me = psutil.Process()
         while not stop.wait(0.3):
+            km = getattr(self, "km", None)
+            pid = self._kernel_pid()
+            if pid is None:
+                continue
             try:
-                procs = me.children(recursive=True)
+                procs = psutil.Process(pid).children(recursive=True)
             except psutil.Error:
                 continue
             if len(procs) > self.max_processes:
-                procs = [p for p in procs if _alive(p)]           # zombies and vanished ones do not count
-            if len(procs) <= self.max_processes:
+                procs = [p for p in procs if _alive(p)]          # zombies and vanished ones do not count
+            limit_hit = isinstance(km, SandboxedKernelManager) and km.sandbox is not None and \
+                km.sandbox.hit_process_limit()
+            if len(procs) <= self.max_processes and not limit_hit:
                 continue
-            judges = self._judges.trees() if self._judges is not None else {}
-            bomb_in_judge = False
-            for pid, token in judges.items():
-                try:
-                    size = len(psutil.Process(pid).children(recursive=True))
-                except psutil.Error:
-                    continue
-                if size > self.max_processes // 2:
-                    bomb_in_judge = True
-                    kill_tree(pid, token, variable=KERNEL_TREE_VARIABLE)
-            if bomb_in_judge:
-                continue
-            kernel = self._kernel_pid()
             self._kill_reason = (f"this cell started more than {self.max_processes} processes at once, so the grader "
                                  "stopped it and restarted Python: start only the processes you need, and join them.")
-            kill_tree(kernel, self._kernel_token, variable=KERNEL_TREE_VARIABLE)
-            known = {kernel, *judges}
-            for proc in me.children():                      # adopted orphans of the kernel
-                if proc.pid not in known and not _is_judge(proc):
-                    kill_tree(proc.pid)
+            if isinstance(km, SandboxedKernelManager):
+                km.kill_sandbox()
+            else:
+                kill_tree(pid, self._kernel_token, variable=KERNEL_TREE_VARIABLE)
+
+
+def _exercise_of(cell) -> str:
+    """The answer grade_id a test cell belongs to (``withdraw`` for ``withdraw_hidden_2``)."""
+    gid = str(cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", ""))
+    for suffix in ("_tests", "_hidden"):
+        if suffix in gid:
+            return gid.split(suffix)[0]
+    return gid
 
 
 def kill_tagged(tokens: set[str], variable: str = KERNEL_TREE_VARIABLE) -> int:
-    """Kill every process whose environment carries one of ``tokens`` (one scan for all of them)."""
+    """Kill every process whose environment carries one of ``tokens`` (unsafe mode's sweep)."""
     import psutil
 
     if not tokens:
@@ -763,27 +824,14 @@ def _alive(proc) -> bool:
 
 
 def _reap_adopted() -> None:
-    """Collect adopted orphans that ended (as a subreaper we are their parent now), never our own Popens."""
-    import psutil
-
-    try:
-        children = psutil.Process().children()
-    except psutil.Error:
-        return
-    for proc in children:
+    """Collect adopted orphans that ended (as a subreaper we are their parent now)."""
+    while True:
         try:
-            if proc.status() != psutil.STATUS_ZOMBIE or "ipykernel" in " ".join(proc.cmdline()) or _is_judge(proc):
-                continue
-            os.waitpid(proc.pid, os.WNOHANG)
-        except (psutil.Error, OSError):
-            continue
-
-
-def _is_judge(proc) -> bool:
-    try:
-        return _JUDGE_COMMAND in " ".join(proc.cmdline())
-    except Exception:
-        return False
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 def _error_output(ename: str, message: str) -> NotebookNode:
@@ -814,9 +862,3 @@ class HideHiddenTestTracebacks(NbGraderPreprocessor):
                     output["traceback"] = [f"\x1b[0;31m{output.get('ename')}\x1b[0m: {output.get('evalue')}"]
         return cell, resources
 
-
-def main(argv: list[str] | None = None) -> int:
-    """``mpcourse-grade``: see ``mpcourse.parallel``."""
-    from .parallel import main as parallel_main
-
-    return parallel_main(argv)

@@ -1,155 +1,185 @@
 """Instrumented shared objects that make a race show up every time, not by luck.
 
-An ``Arena`` holds N *participants* (child processes released together by a
-barrier). Every instrumented step — reading an ``Account``, writing it, querying a
-``TicketDB``, taking a ``TrackedLock`` — *pauses* the participant until every other
-participant is stuck too: paused at its own step, waiting for a lock someone holds,
-or finished. So when the code under test lets two processes into a
-read-modify-write at once, they both get there before either goes on: the lost
-update happens on every run, on every start method, however loaded the machine.
-A correct solution never waits long, because the others are waiting for its lock.
+They live in the judge (``mpcourse.judge``); the student's processes get proxies
+(``mpcourse.stage``). An ``Arena`` holds N *participants*: processes the stage starts
+for the check and the judge releases together. Every instrumented step — reading an
+account, writing it, querying the ticket counter, taking a lock — is a request the
+judge answers only once every other participant is stuck too: paused at its own step,
+waiting for a lock someone holds, or finished. So when the code under test lets two
+processes into a read-modify-write at once, both read before either writes: the lost
+update happens on every run, on every start method, however loaded the machine. A
+correct solution never waits long, because the others are waiting for its lock.
 
-Each step is also recorded on a ``Timeline`` (reads, writes, lock waits and holds),
-so a check judges what really happened and can draw it.
+The judge keeps the balances, the lock table and the event log itself, with its own
+clock, so nothing a participant does can change what the verdict is computed from.
 """
 from __future__ import annotations
 
-import multiprocessing
-import sys
 import time
 
-from .timeline import Timeline
+from .judge import STARTUP_ALLOWANCE, Call, Judge, JudgeObject, NotWrittenYet, Peer, Refusal, StageLost
+from .timeline import Event
 
-_NOT_STARTED, _RUNNING, _PAUSED, _WAITING, _DONE, _SETTLING = 0, 1, 2, 3, 4, 5
-_OUTSIDER = 10_000           # "held by a process that is not a participant"
-_STARTUP_ALLOWANCE = 60.0    # seconds for every participant to start (spawn on a loaded machine is slow)
-
-# process-local: which arena slot this process plays, and how many tracked locks it holds
-_slot: int | None = None
-_held = 0
+_NOT_STARTED, _RUNNING, _PAUSED, _SETTLING, _WAITING, _DONE = range(6)
+CHECKER = ("checker",)
 
 
-class Arena:
-    """Shared state that lets instrumented objects force the worst interleaving."""
+class Deadlock(Exception):
+    """Participants wait for each other in a cycle."""
 
-    def __init__(self, participants: int, timeline: Timeline | None = None, patience: float = 2.0,
-                 max_locks: int = 8):
-        ctx = multiprocessing.get_context()
+    def __init__(self, cycle: list[tuple[int, str, int]], names: dict[int, str]):
+        self.cycle = cycle
+        parts = []
+        for slot, lock, holder in cycle:
+            if holder == slot:
+                parts.append(f"{names[slot]} waits for {lock!r}, which it already holds")
+            else:
+                parts.append(f"{names[slot]} waits for {lock!r}, held by {names[holder]}")
+        super().__init__("; ".join(parts))
+
+
+class Arena(JudgeObject):
+    """The participants of one check and the scheduler that forces the worst interleaving."""
+
+    kind = "arena"
+
+    def __init__(self, judge: Judge, participants: int, patience: float = 2.0):
+        super().__init__(judge, "arena")
         self.participants = participants
-        self.timeline = timeline or Timeline()
         self.patience = patience
-        self._state = ctx.RawArray("i", participants)
-        self._waiting_for = ctx.RawArray("i", participants)
-        self._holder = ctx.RawArray("i", max_locks)    # slot + 1 of the holder, or 0
-        self._lock_names = ctx.Array("c", 32 * max_locks)
-        self._n_locks = ctx.RawValue("i", 0)
-        self._generation = ctx.RawValue("q", 0)
-        self._guard = ctx.Lock()
-        self._barrier = ctx.Barrier(participants)
+        self.state = [_NOT_STARTED] * participants
+        self.waiting_for: list[ArenaLock | None] = [None] * participants
+        self.held = [0] * participants
+        self.names = {j: f"participant {j + 1}" for j in range(participants)}
+        self.entered: set[int] = set()
+        self.generation = 0
+        self.locks: list[ArenaLock] = []
 
-    # -- participants ------------------------------------------------------------------
-    def enter(self, slot: int, release_together: bool = True) -> None:
-        """Called first in each participant's process: take a slot, start with the others."""
-        global _slot, _held
-        _slot, _held = slot, 0
-        with self._guard:
-            self._state[slot] = _RUNNING
-        self.timeline.state("running")
-        if release_together:
-            try:
-                self._barrier.wait(_STARTUP_ALLOWANCE)
-            except Exception:      # a participant died before the barrier: go on without it
-                pass
+    # -- objects ------------------------------------------------------------------------
+    def lock(self, name: str = "lock") -> ArenaLock:
+        return ArenaLock(self, name)
 
-    def all_started(self) -> bool:
-        with self._guard:
-            return all(self._state[j] != _NOT_STARTED for j in range(self.participants))
+    def account(self, name: str = "account", balance: int = 0, fail: bool = False) -> ArenaAccount:
+        return ArenaAccount(self, name, balance, fail)
 
-    def leave(self) -> None:
-        """Called last in each participant's process (in a finally)."""
-        global _slot
-        if _slot is not None:
-            with self._guard:
-                self._state[_slot] = _DONE
-            self.timeline.state("exited")
-            _slot = None
+    def tickets(self, tickets: int) -> ArenaTickets:
+        return ArenaTickets(self, tickets)
 
-    def pause(self) -> None:
-        """End this step: wait until every participant is stuck, then all go on together.
+    def counter(self, name: str = "total", value: int = 0) -> ArenaCounter:
+        return ArenaCounter(self, name, value)
 
-        Stuck means paused here, waiting for a lock that someone holds, or finished.
-        Reads happen just before a pause and writes just after one (see ``settle``),
-        so when two processes are inside a read-modify-write at once, both read
-        before either writes: the race shows on every run.
-        """
-        me = _slot
-        if me is None:
+    # -- participants ---------------------------------------------------------------------
+    def _slot(self, peer: Peer) -> int | None:
+        slot = peer.slot
+        return slot if isinstance(slot, int) and 0 <= slot < self.participants else None
+
+    def greet(self, peer: Peer) -> None:
+        slot = self._slot(peer)
+        if slot is None:
             return
-        with self._guard:
-            self._state[me] = _PAUSED
-            generation = self._generation.value
-        deadline = time.monotonic() + self.patience
-        while time.monotonic() < deadline:
-            with self._guard:
-                if self._generation.value != generation:
-                    break
-                if all(self._stuck(j) for j in range(self.participants)):
-                    self._generation.value = generation + 1
-                    for j in range(self.participants):     # release every paused one now, as one
-                        if self._state[j] == _PAUSED:
-                            self._state[j] = _RUNNING
-                    break
-            time.sleep(0.0003)
-        with self._guard:
-            self._state[me] = _RUNNING
+        with self.judge.cv:
+            self.names[slot] = peer.name
+            if self.state[slot] == _NOT_STARTED:
+                self.state[slot] = _RUNNING
+            self.judge.cv.notify_all()
+        self.judge.record("state", "running", peer=peer)
 
-    def settle(self) -> None:
-        """Before a write: let the others released with us reach their next step first."""
-        me = _slot
-        if me is None:
+    def enter(self, peer: Peer) -> None:
+        """A participant is ready: it waits here until every participant is (they start together)."""
+        slot = self._slot(peer)
+        if slot is None:
             return
-        with self._guard:
-            self._state[me] = _SETTLING
-        deadline = time.monotonic() + self.patience
-        while time.monotonic() < deadline:
-            with self._guard:
-                if all(self._stuck(j) or self._state[j] == _SETTLING for j in range(self.participants) if j != me):
+        deadline = time.monotonic() + STARTUP_ALLOWANCE
+        with self.judge.cv:
+            self.entered.add(slot)
+            self.judge.cv.notify_all()
+            while len(self.entered) < self.participants and time.monotonic() < deadline:
+                if self.judge.closed or any(self.state[j] == _DONE for j in range(self.participants)):
                     break
-            time.sleep(0.0003)
-        with self._guard:
-            self._state[me] = _RUNNING
+                self.judge.cv.wait(0.05)
 
+    def gone(self, peer: Peer) -> None:
+        slot = self._slot(peer)
+        if slot is None or peer.call is None:
+            return
+        with self.judge.cv:
+            if self.state[slot] != _DONE:
+                self.state[slot] = _DONE
+                self.judge.record("state", "exited", peer=peer)
+            self.judge.cv.notify_all()
+
+    def all_entered(self) -> bool:
+        with self.judge.lock:
+            return len(self.entered) == self.participants
+
+    # -- the scheduler ----------------------------------------------------------------------
     def _stuck(self, j: int) -> bool:
-        state = self._state[j]
+        state = self.state[j]
         if state in (_PAUSED, _DONE):
             return True
-        return state == _WAITING and self._holder[self._waiting_for[j]] != 0
+        lock = self.waiting_for[j]
+        return state == _WAITING and lock is not None and lock.holder is not None
 
-    # -- locks -----------------------------------------------------------------------
-    def _new_lock(self, name: str) -> int:
-        with self._guard:
-            index = self._n_locks.value
-            if index >= len(self._holder):
-                raise ValueError("too many tracked locks in one arena")
-            self._n_locks.value = index + 1
-            encoded = name.encode()[:31].ljust(32, b"\0")
-            self._lock_names[index * 32:(index + 1) * 32] = encoded
-        return index
+    def pause(self, peer: Peer) -> None:
+        """End this step: wait until every participant is stuck, then all go on together."""
+        me = self._slot(peer)
+        if me is None:
+            return
+        cv = self.judge.cv
+        deadline = time.monotonic() + self.patience
+        with cv:
+            self.state[me] = _PAUSED
+            generation = self.generation
+            cv.notify_all()
+            while self.generation == generation and not self.judge.closed:
+                if all(self._stuck(j) for j in range(self.participants)):
+                    self.generation += 1
+                    for j in range(self.participants):
+                        if self.state[j] == _PAUSED:
+                            self.state[j] = _RUNNING
+                    cv.notify_all()
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                cv.wait(min(left, 0.05))
+            self.state[me] = _RUNNING
+            cv.notify_all()
 
-    def lock_name(self, index: int) -> str:
-        return bytes(self._lock_names[index * 32:(index + 1) * 32]).rstrip(b"\0").decode()
+    def settle(self, peer: Peer) -> None:
+        """Before a write: let the others released with us reach their next step first."""
+        me = self._slot(peer)
+        if me is None:
+            return
+        cv = self.judge.cv
+        deadline = time.monotonic() + self.patience
+        with cv:
+            self.state[me] = _SETTLING
+            cv.notify_all()
+            while not self.judge.closed:
+                if all(self._stuck(j) or self.state[j] == _SETTLING for j in range(self.participants) if j != me):
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                cv.wait(min(left, 0.05))
+            self.state[me] = _RUNNING
+            cv.notify_all()
 
+    def base_state(self, peer: Peer) -> str:
+        slot = self._slot(peer)
+        return "holding" if slot is not None and self.held[slot] else "running"
+
+    # -- deadlock ----------------------------------------------------------------------------
     def deadlock(self) -> list[tuple[int, str, int]] | None:
-        """A cycle of participants each waiting for a lock the next one holds, if there is one.
-
-        Returns [(slot, name of the lock it waits for, slot holding that lock), ...]; a
-        waiting process releases nothing, so such a cycle never resolves on its own.
-        """
-        with self._guard:
-            waits = {j: self._waiting_for[j] for j in range(self.participants) if self._state[j] == _WAITING}
-            holder = {i: self._holder[i] - 1 for i in range(self._n_locks.value)
-                      if 0 < self._holder[i] <= self.participants}
-        next_of = {j: holder.get(lock) for j, lock in waits.items()}
+        """A cycle of participants each waiting for a lock the next one holds, if there is one."""
+        with self.judge.lock:
+            waits = {j: self.waiting_for[j] for j in range(self.participants)
+                     if self.state[j] == _WAITING and self.waiting_for[j] is not None}
+            next_of = {}
+            for j, lock in waits.items():
+                holder = lock.holder
+                next_of[j] = holder[1] if holder and holder[0] == "slot" else None
         for start in next_of:
             path, j = [], start
             while j is not None and j in next_of and j not in path:
@@ -157,68 +187,246 @@ class Arena:
                 j = next_of[j]
             if j is not None and j in path:
                 cycle = path[path.index(j):]
-                return [(s, self.lock_name(waits[s]), next_of[s]) for s in cycle]
+                return [(s, waits[s].name, next_of[s]) for s in cycle]
         return None
 
+    # -- running the participants --------------------------------------------------------------
+    def run(self, func, arg_lists: list[tuple], name: str = "worker", timeout: float = 10.0) -> list[Call]:
+        """Start one participant per argument tuple in the stage, watch for deadlock, wait for them all.
 
-class TrackedLock:
-    """A multiprocessing.Lock that records who waits for it and who holds it."""
+        ``timeout`` counts from the moment every participant has started. Raises
+        ``Deadlock`` as soon as the participants wait for each other in a cycle.
+        """
+        judge = self.judge
+        calls = [judge.call(func, *args, mode="process", name=f"{name}-{slot + 1}", slot=slot)
+                 for slot, args in enumerate(arg_lists)]
+        deadline = time.monotonic() + timeout + STARTUP_ALLOWANCE
+        started = False
+        previous = None
+        with judge.cv:
+            while not all(c.exited.is_set() for c in calls):
+                if not started and len(self.entered) == self.participants:
+                    started, deadline = True, time.monotonic() + timeout
+                cycle = self.deadlock()
+                if cycle and cycle == previous:
+                    raise Deadlock(cycle, dict(self.names))
+                previous = cycle
+                if judge.lost.is_set():
+                    raise StageLost("the checking process ended")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the {name} processes did not finish in {timeout:g} s")
+                judge.cv.wait(0.02)
+        if any(c.status == "raised" and c.error_type == "NotImplementedError" for c in calls):
+            raise NotWrittenYet()
+        return calls
 
-    def __init__(self, arena: Arena, name: str = "lock"):
+
+def first_error(calls: list[Call]) -> Call | None:
+    """The first participant whose student code raised, if any."""
+    return next((c for c in calls if c.status == "raised"), None)
+
+
+class ArenaLock(JudgeObject):
+    """A lock whose table (who holds it, who waits) the judge keeps; proxies: ``mpcourse.stage.TrackedLock``."""
+
+    kind = "lock"
+
+    def __init__(self, arena: Arena, name: str):
+        super().__init__(arena.judge, name)
         self.arena = arena
-        self.name = name
-        self._index = arena._new_lock(name)
-        self._lock = multiprocessing.get_context().Lock()
+        self.holder: tuple | None = None
+        self.pending_timeouts = 0      # acquires with a timeout that are waiting now
+        self.timeouts_expired = 0      # acquires that gave up at their timeout
+        self.last_expiry = 0.0
+        arena.locks.append(self)
 
-    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
-        global _held
-        arena, me = self.arena, _slot
-        if me is not None:
-            with arena._guard:
-                arena._state[me] = _WAITING
-                arena._waiting_for[me] = self._index
-            arena.timeline.state("waiting", self.name)
-        got = self._lock.acquire(block, timeout)
-        with arena._guard:
+    def _owner(self, peer: Peer) -> tuple:
+        slot = self.arena._slot(peer)
+        return ("slot", slot) if slot is not None else ("peer", id(peer))
+
+    def handle(self, peer: Peer, op: str, args: list):
+        if op == "acquire":
+            block = bool(args[0]) if args else True
+            timeout = args[1] if len(args) > 1 and isinstance(args[1], (int, float)) else None
+            return self.acquire(peer, block, timeout)
+        if op == "release":
+            return self.release(peer)
+        if op == "locked":
+            return self.holder is not None
+        raise Refusal("AttributeError", f"a lock has no {op!r}")
+
+    def acquire(self, peer: Peer, block: bool, timeout: float | None) -> bool:
+        arena, judge = self.arena, self.judge
+        slot = arena._slot(peer)
+        cv = judge.cv
+        deadline = None if timeout is None else time.monotonic() + max(timeout, 0)
+        with cv:
+            if slot is not None:
+                arena.state[slot] = _WAITING
+                arena.waiting_for[slot] = self
+                judge.record("state", "waiting", self.name, peer=peer)
+                cv.notify_all()
+            got = False
+            timed = block and deadline is not None
+            self.pending_timeouts += timed
+            while not judge.closed:
+                if self.holder is None:
+                    got = True
+                    break
+                if not block:
+                    break
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    self.timeouts_expired += 1
+                    self.last_expiry = time.monotonic()
+                    break
+                cv.wait(0.05 if left is None else min(left, 0.05))
+            self.pending_timeouts -= timed
             if got:
-                arena._holder[self._index] = _OUTSIDER if me is None else me + 1
-            if me is not None:
-                arena._state[me] = _RUNNING
+                self.holder = self._owner(peer)
+                if slot is not None:
+                    arena.held[slot] += 1
+            if slot is not None:
+                arena.state[slot] = _RUNNING
+                arena.waiting_for[slot] = None
+            judge.record("state", "holding" if got else arena.base_state(peer), self.name if got else "", peer=peer)
+            cv.notify_all()
         if got:
-            _held += 1
-            arena.timeline.state("holding", self.name)
-            arena.pause()          # let the others reach their own first lock
-        elif me is not None:
-            arena.timeline.state(_base_state())
+            arena.pause(peer)          # let the others reach their own first lock
         return got
 
-    def release(self) -> None:
-        global _held
-        _held = max(_held - 1, 0)
-        self.arena.timeline.state(_base_state())     # before the release, so holds never overlap
-        with self.arena._guard:
-            self.arena._holder[self._index] = 0
-        self._lock.release()
-        self.arena.pause()         # hand the lock to a waiter before we could take it back
+    def release(self, peer: Peer) -> None:
+        arena, judge = self.arena, self.judge
+        slot = arena._slot(peer)
+        with judge.cv:
+            if self.holder is None:
+                raise Refusal("ValueError", "semaphore or lock released too many times")
+            if slot is not None and arena.held[slot]:
+                arena.held[slot] -= 1
+            judge.record("state", arena.base_state(peer), peer=peer)      # before the release: holds never overlap
+            self.holder = None
+            judge.cv.notify_all()
+        arena.pause(peer)              # hand the lock to a waiter before we could take it back
 
-    def __enter__(self) -> bool:
-        return self.acquire()
+    def hold(self, name: str = "the checker") -> None:
+        """The checker takes the lock itself (e.g. to hold it longer than a student's acquire timeout)."""
+        with self.judge.cv:
+            self.holder = CHECKER
+            self.judge.record("state", "holding", self.name, name=name, pid=0)
+            self.judge.cv.notify_all()
 
-    def __exit__(self, *exc) -> None:
-        self.release()
+    def free(self, name: str = "the checker") -> None:
+        with self.judge.cv:
+            if self.holder == CHECKER:
+                self.holder = None
+                self.judge.record("state", "running", name=name, pid=0)
+            self.judge.cv.notify_all()
 
-    def __repr__(self) -> str:
-        return f"<TrackedLock {self.name!r}>"
+    def is_free(self) -> bool:
+        return self.holder is None
 
 
-def _base_state() -> str:
-    return "holding" if _held else "running"
+class ArenaAccount(JudgeObject):
+    """A balance the judge keeps: ``get()`` and ``set(value)``, each a recorded, paused step."""
+
+    kind = "account"
+
+    def __init__(self, arena: Arena, name: str, balance: int, fail: bool = False):
+        super().__init__(arena.judge, name)
+        self.arena = arena
+        self.balance = balance
+        self.fail = fail
+
+    def handle(self, peer: Peer, op: str, args: list):
+        if op == "get":
+            if self.fail:
+                self.judge.record("mark", f"{self.name}.get failed", peer=peer)
+                raise Refusal("ConnectionError", f"{self.name} is offline")
+            value = self.balance
+            self.judge.record("mark", "get", f"{self.name}={value}", peer=peer)
+            self.arena.pause(peer)                   # read done, write not yet: the window a race needs
+            return value
+        if op == "set" and len(args) == 1:
+            if self.fail:
+                raise Refusal("ConnectionError", f"{self.name} is offline")
+            self.arena.pause(peer)
+            self.arena.settle(peer)
+            self.balance = args[0]
+            self.judge.record("mark", "set", f"{self.name}={args[0]!r}", peer=peer)
+            return None
+        raise Refusal("AttributeError", f"an account has no {op!r}")
 
 
-def writes_without_both_locks(events: list, names: tuple[str, ...]) -> list[tuple[float, float]]:
-    """Read-to-write windows of ``names`` whose write came while fewer than two TrackedLocks were held.
+class ArenaTickets(JudgeObject):
+    """The ticket counter: ``query()`` (read-only, slow), ``get()``, ``set(n)``, ``record(name)``."""
 
-    Decodes TrackedLock's events: ("holding", lock) on acquire; a release records the
+    kind = "tickets"
+
+    def __init__(self, arena: Arena, tickets: int):
+        super().__init__(arena.judge, "tickets")
+        self.arena = arena
+        self.tickets = tickets
+        self.buyers: list[str] = []
+
+    def handle(self, peer: Peer, op: str, args: list):
+        judge, arena = self.judge, self.arena
+        if op == "query":
+            judge.record("state", "querying", peer=peer)
+            left = self.tickets
+            arena.pause(peer)                       # every buyer may look at the same time
+            judge.record("state", arena.base_state(peer), peer=peer)
+            return left
+        if op == "get":
+            value = self.tickets
+            judge.record("mark", "get", f"tickets={value}", peer=peer)
+            arena.pause(peer)
+            return value
+        if op == "set" and len(args) == 1:
+            arena.pause(peer)
+            arena.settle(peer)
+            self.tickets = args[0]
+            judge.record("mark", "set", f"tickets={args[0]!r}", peer=peer)
+            return None
+        if op == "record" and len(args) == 1:
+            self.buyers.append(str(args[0])[:40])
+            judge.record("mark", "record", str(args[0])[:40], peer=peer)
+            return None
+        raise Refusal("AttributeError", f"the ticket counter has no {op!r}")
+
+
+class ArenaCounter(JudgeObject):
+    """A ``multiprocessing.Value``-like number: ``.value`` reads and writes are recorded, paused steps."""
+
+    kind = "counter"
+
+    def __init__(self, arena: Arena, name: str, value: int):
+        super().__init__(arena.judge, name)
+        self.arena = arena
+        self.value = value
+        self.lock = ArenaLock(arena, f"{name}.get_lock()")
+
+    def _extra(self) -> list:
+        return [self.lock.oid]
+
+    def handle(self, peer: Peer, op: str, args: list):
+        if op == "get":
+            value = self.value
+            self.judge.record("mark", "get", f"{self.name}={value}", peer=peer)
+            self.arena.pause(peer)
+            return value
+        if op == "set" and len(args) == 1:
+            self.arena.pause(peer)
+            self.arena.settle(peer)
+            self.value = args[0]
+            self.judge.record("mark", "set", f"{self.name}={args[0]!r}", peer=peer)
+            return None
+        raise Refusal("AttributeError", f"a Value has no {op!r}")
+
+
+def writes_without_both_locks(events: list[Event], names: tuple[str, ...]) -> list[tuple[float, float]]:
+    """Read-to-write windows of ``names`` whose write came while fewer than two locks were held.
+
+    Decodes the lock events: ("holding", lock) on acquire; a release records the
     process's base state with no lock named, and so does a failed acquire, told apart
     by the "waiting" state just before it.
     """
@@ -242,171 +450,3 @@ def writes_without_both_locks(events: list, names: tuple[str, ...]) -> list[tupl
         elif e.what == "set" and held.get(e.pid, 0) < 2:
             found.append((last_read.pop((e.pid, account), e.t), e.t))
     return found
-
-
-class Account:
-    """A bank balance in shared memory: ``get()`` and ``set(value)``, each a recorded, paused step."""
-
-    def __init__(self, arena: Arena, balance: int, name: str = "account", fail: bool = False):
-        self.arena = arena
-        self.name = name
-        self.fail = fail
-        self._value = multiprocessing.get_context().RawValue("q", balance)
-
-    def get(self) -> int:
-        if self.fail:
-            self.arena.timeline.mark(f"{self.name}.get failed")
-            raise ConnectionError(f"{self.name} is offline")
-        value = self._value.value
-        self.arena.timeline.mark("get", f"{self.name}={value}")
-        self.arena.pause()             # read done, write not yet: the window a race needs
-        return value
-
-    def set(self, value: int) -> None:
-        if self.fail:
-            raise ConnectionError(f"{self.name} is offline")
-        self.arena.pause()
-        self.arena.settle()
-        self._value.value = value
-        self.arena.timeline.mark("set", f"{self.name}={value}")
-
-    @property
-    def balance(self) -> int:
-        """The balance, read without a step (for the checker)."""
-        return self._value.value
-
-
-class TicketDB:
-    """The ticket counter: ``query()`` (read-only, slow), ``get()``, ``set(n)``, ``record(name)``."""
-
-    def __init__(self, arena: Arena, tickets: int):
-        self.arena = arena
-        self._tickets = multiprocessing.get_context().RawValue("q", tickets)
-
-    def query(self) -> int:
-        tl = self.arena.timeline
-        tl.state("querying")
-        left = self._tickets.value
-        self.arena.pause()             # every buyer may look at the same time
-        tl.state(_base_state())
-        return left
-
-    def get(self) -> int:
-        value = self._tickets.value
-        self.arena.timeline.mark("get", f"tickets={value}")
-        self.arena.pause()
-        return value
-
-    def set(self, value: int) -> None:
-        self.arena.pause()
-        self.arena.settle()
-        self._tickets.value = value
-        self.arena.timeline.mark("set", f"tickets={value}")
-
-    def record(self, name: str) -> None:
-        self.arena.timeline.mark("record", str(name))
-
-    @property
-    def tickets(self) -> int:
-        return self._tickets.value
-
-    def buyers(self) -> list[str]:
-        return [e.detail for e in self.arena.timeline.events() if e.kind == "mark" and e.what == "record"]
-
-
-class Counter:
-    """A ``multiprocessing.Value``-like number: ``.value`` reads and writes are recorded, paused steps."""
-
-    def __init__(self, arena: Arena, value: int = 0, name: str = "total"):
-        self.arena = arena
-        self.name = name
-        self._value = multiprocessing.get_context().RawValue("q", value)
-        self._lock = TrackedLock(arena, f"{name}.get_lock()")
-
-    def get_lock(self) -> TrackedLock:
-        return self._lock
-
-    @property
-    def value(self) -> int:
-        value = self._value.value
-        self.arena.timeline.mark("get", f"{self.name}={value}")
-        self.arena.pause()
-        return value
-
-    @value.setter
-    def value(self, new: int) -> None:
-        self.arena.pause()
-        self.arena.settle()
-        self._value.value = new
-        self.arena.timeline.mark("set", f"{self.name}={new}")
-
-    @property
-    def raw(self) -> int:
-        """The value, read without a step (for the checker)."""
-        return self._value.value
-
-
-def participate(arena: Arena, slot: int, func, *args):
-    """Run ``func(*args)`` as participant ``slot``: released with the others, recorded, paused."""
-    arena.enter(slot)
-    try:
-        return func(*args)
-    except Exception as exc:     # recorded for the check, not printed into the student's notebook
-        arena.timeline.mark("raised", f"{type(exc).__name__}: {exc}")
-        sys.exit(1)
-    finally:
-        arena.leave()
-
-
-def run_participants(arena: Arena, func, arg_lists: list[tuple], timeout: float = 10.0,
-                     name: str = "worker") -> list:
-    """Start one participant process per argument tuple, watch for deadlock, join them all.
-
-    Returns the processes (exitcodes set). Raises ``Deadlock`` as soon as the
-    participants wait for each other in a cycle. ``timeout`` counts from the moment
-    every participant has started: starting processes is slow on a loaded machine.
-    """
-    ctx = multiprocessing.get_context()
-    procs = [ctx.Process(target=participate, args=(arena, slot, func, *args), name=f"{name}-{slot + 1}")
-             for slot, args in enumerate(arg_lists)]
-    for p in procs:
-        p.start()
-    deadline = time.monotonic() + timeout + _STARTUP_ALLOWANCE
-    started = False
-    try:
-        while any(p.is_alive() for p in procs):
-            if not started and arena.all_started():
-                started, deadline = True, time.monotonic() + timeout
-            cycle = arena.deadlock()
-            if cycle and arena.deadlock() == cycle:
-                raise Deadlock(cycle, {i: procs[i].name for i in range(len(procs))})
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the {name} processes did not finish in {timeout:g} s")
-            for p in procs:
-                p.join(0.02)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.kill()
-                p.join()
-    return procs
-
-
-class Deadlock(Exception):
-    """Participants wait for each other in a cycle."""
-
-    def __init__(self, cycle: list[tuple[int, str, int]], names: dict[int, str]):
-        self.cycle = cycle
-        parts = []
-        for slot, lock, holder in cycle:
-            if holder == slot:
-                parts.append(f"{names[slot]} waits for {lock!r}, which it already holds")
-            else:
-                parts.append(f"{names[slot]} waits for {lock!r}, held by {names[holder]}")
-        super().__init__("; ".join(parts))
-
-
-def current_slot() -> int | None:
-    """The participant slot of this process (None outside a participant)."""
-    return _slot
-

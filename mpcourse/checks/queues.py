@@ -21,7 +21,7 @@ import threading
 import time
 from multiprocessing.queues import Queue as _Queue
 
-from ..shared import Arena, current_slot, run_participants
+from .._old_shared import Arena, current_slot, run_participants
 from ..timeline import Timeline
 from . import Verdict, check, failed, passed
 
