@@ -520,12 +520,22 @@ class Judge:
             code = message.get("exitcode")
             call.exitcode = code if isinstance(code, int) else None
             call.exited_at = time.perf_counter()
-            call._finish("lost")              # no report: the process died before it could say
-            call.exited.set()
+            threading.Thread(target=self._exited, args=(call,), daemon=True).start()
+        with self.cv:
+            self.cv.notify_all()
+
+    def _exited(self, call: Call) -> None:
+        """A process call's process ended: its report (sent on its own connection) may still be on the way."""
+        call.finished.wait(3.0)
+        call._finish("lost")                 # no report came: the process died before it could say
+        call.exited.set()
         with self.cv:
             self.cv.notify_all()
 
     def _gone(self, peer: Peer) -> None:
+        call = self._calls.get(peer.call) if peer.call is not None else None
+        if call is not None and call.mode == "process":
+            call._finish("lost")             # its connection closed without a report (read in order before EOF)
         if peer is self.stage_peer:
             self.lost.set()
             for call in list(self._calls.values()):

@@ -237,6 +237,7 @@ class ArenaLock(JudgeObject):
         self.holder: tuple | None = None
         self.pending_timeouts = 0      # acquires with a timeout that are waiting now
         self.timeouts_expired = 0      # acquires that gave up at their timeout
+        self.refused = 0               # acquires that returned False (a timeout, or block=False on a held lock)
         self.last_expiry = 0.0
         arena.locks.append(self)
 
@@ -286,6 +287,8 @@ class ArenaLock(JudgeObject):
                 self.holder = self._owner(peer)
                 if slot is not None:
                     arena.held[slot] += 1
+            else:
+                self.refused += 1
             if slot is not None:
                 arena.state[slot] = _RUNNING
                 arena.waiting_for[slot] = None

@@ -29,6 +29,7 @@ class Student:
     sections: dict[str, str]
     expect: dict[str, str] = field(default_factory=dict)
     why: str = ""
+    mistakes: set[str] = field(default_factory=set)      # ids the grader must report (``# mistake:`` lines)
 
     @property
     def id(self) -> str:
@@ -47,6 +48,8 @@ def read_student(path: Path) -> Student:
                 student.expect[gid] = verdict
         elif line.startswith("# why:"):
             student.why = line[len("# why:"):].strip()
+        elif line.startswith("# mistake:"):
+            student.mistakes.update(line[len("# mistake:"):].split())
     return student
 
 
@@ -157,8 +160,26 @@ def verdict_met(verdict: str, score: float, max_score: float) -> bool:
             "zero": score == 0, "any": True}[verdict]
 
 
+def mistakes_reported(course: Path, assignment: str, student: str) -> dict[str, str]:
+    """{exercise: the first mistake id the grader reported for it} in a student's autograded notebook.
+
+    The first failure of an exercise (notebook order: its visible test comes first) is its
+    central mistake; class reports count those.
+    """
+    found: dict[str, str] = {}
+    for path in (course / "autograded" / student / assignment).glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            for output in cell.get("outputs", []):
+                info = output.get("metadata", {}).get("mpcourse") if output.get("output_type") == "display_data" \
+                    else None
+                if info and info.get("mistake"):
+                    found.setdefault(info.get("exercise", "?"), info["mistake"])
+    return found
+
+
 def mismatches(course: Path, assignment: str, students: list[Student]) -> list[str]:
-    """One line per student whose grades do not match the corpus's expectations."""
+    """One line per student whose grades (or reported mistake ids) do not match the corpus's expectations."""
     problems = []
     for student in students:
         got = scores(course, assignment, student.id)
@@ -169,6 +190,11 @@ def mismatches(course: Path, assignment: str, students: list[Student]) -> list[s
             verdict = student.expect.get(gid, "pass")
             if not verdict_met(verdict, score, max_score):
                 problems.append(f"{student.id}: {gid} expected {verdict}, got {score:g}/{max_score:g} ({student.why})")
+        if student.mistakes:
+            reported = set(mistakes_reported(course, assignment, student.id).values())
+            if student.mistakes != reported:
+                problems.append(f"{student.id}: the grader reported the mistakes {sorted(reported)}, the corpus "
+                                f"says {sorted(student.mistakes)}")
     return problems
 
 

@@ -21,22 +21,31 @@ def define(source: str) -> dict:
     return namespace
 
 
-def expect_verdict(check_fn, answer, phrase: str | None, start_method: str) -> None:
-    """Call ``check_fn(answer)`` under ``start_method``: it passes when ``phrase`` is None, else fails saying it."""
+def expect_verdict(check_fn, answer, phrase: str | None, start_method: str, mistake: str | None = None) -> None:
+    """Judge ``answer`` (one object, or a tuple of them) with ``check_fn`` under ``start_method``.
+
+    It must pass when ``phrase`` is None; else fail with a sentence containing ``phrase``
+    (and, when given, the stable ``mistake`` id).
+    """
     import multiprocessing
 
-    import pytest
-    from mpcourse.checks import CheckFailed
+    from mpcourse.checks import handover
+    from mpcourse.judge import run_check
 
+    objects = answer if isinstance(answer, tuple) else (answer,)
+    name = check_fn.label or getattr(objects[0], "__name__", "answer")
     old = multiprocessing.get_start_method()
     multiprocessing.set_start_method(start_method, force=True)
     try:
-        if phrase is None:
-            check_fn(answer)
-        else:
-            with pytest.raises(CheckFailed) as failure:
-                check_fn(answer)
-            assert phrase in str(failure.value), f"{start_method}: {failure.value}"
+        verdict = run_check(check_fn.judge, handover(name, objects), timeout=check_fn.timeout, name=name)
     finally:
         multiprocessing.set_start_method(old, force=True)
+    if phrase is None:
+        assert verdict.ok, f"{start_method}: {verdict.mistake}: {verdict.message}"
+        assert verdict.summary, "a passing check says what it verified"
+    else:
+        assert not verdict.ok, f"{start_method}: passed ({verdict.summary}), expected a failure saying {phrase!r}"
+        assert phrase in verdict.message, f"{start_method}: {verdict.message}"
+        if mistake is not None:
+            assert verdict.mistake == mistake, f"{start_method}: mistake {verdict.mistake!r}, expected {mistake!r}"
     assert multiprocessing.active_children() == []

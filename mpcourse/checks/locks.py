@@ -129,6 +129,14 @@ def check_withdraw_keeps_every_update(judge, withdraw) -> Verdict:
     if account.balance == expected and not clash:
         return passed(f"{WORKERS} processes withdrew 10 each at once; the balance is {expected} as expected")
     lost = f"the balance is {account.balance!r}, expected {expected}"
+    if not clash and not writes_outside_lock(events, "account") and lock.refused:
+        return failed("withdraw/gives-up-waiting", f"{WORKERS} processes withdrew at once and {lost}: when the lock "
+                      "was busy, acquire() returned False (block=False or a timeout) and that withdrawal was "
+                      "skipped; wait for the lock as long as it takes (`with lock:`).", events,
+                      title="withdraw gave up waiting for the lock")
+    if not clash and not writes_outside_lock(events, "account"):
+        return failed("withdraw/wrong-amount", f"{WORKERS} processes withdrew 10 each one after another and {lost}: "
+                      "subtract amount from account.get() and set the result, once per call.")
     if not lock_was_used(events):
         mistake = "withdraw/no-lock"
         why = (f"{WORKERS} processes withdrew at once and {lost}: `withdraw` never took the lock it was given "
@@ -171,6 +179,9 @@ def check_withdraw_waits_for_the_lock(judge, withdraw) -> Verdict:
         return error
     events = judge.events()
     unguarded = writes_outside_lock(events, "account")
+    if unguarded and not lock_was_used(events):
+        return failed("withdraw/no-lock", "withdraw wrote the balance without ever taking the lock it was given: "
+                      "use `with lock:` on the `lock` argument.", events, title="withdraw never took the lock")
     if unguarded:
         return failed("withdraw/gives-up-waiting", "while another process held the lock, withdraw's "
                       "lock.acquire(timeout=...) gave up and it wrote the balance anyway, without the lock: "
@@ -278,12 +289,13 @@ def check_book_ticket_never_oversells(judge, book_ticket) -> Verdict:
         return passed(f"{WORKERS} buyers raced for the last ticket and exactly one got it")
     events = judge.events()
     clash = lost_update_overlaps(events, "tickets")
-    if len(db.buyers) <= 1 and len(winners) <= 1:
-        return failed("book_ticket/wrong-answer", f"{WORKERS} buyers raced for the last ticket: "
+    if not clash and not writes_outside_lock(events, "tickets"):
+        return failed("book_ticket/wrong-answer", f"{WORKERS} buyers raced for the last ticket, one at a time: "
                       f"{len(winners)} got True and {len(db.buyers)} purchase(s) were recorded, with "
-                      f"{db.tickets!r} ticket(s) left; exactly one buyer must get True, set the count to 0 and "
-                      "record their name.", events, clash, title="book_ticket: the last ticket")
-    return failed("book_ticket/no-lock", f"{len(db.buyers)} buyers recorded a purchase of the last ticket "
+                      f"{db.tickets!r} ticket(s) left; exactly one buyer must get True (the bool), set the count "
+                      "to 0 and record their name, and the others get False.", events, title="book_ticket: the last ticket")
+    mistake = "book_ticket/partial-lock" if lock_was_used(events) else "book_ticket/no-lock"
+    return failed(mistake, f"{len(db.buyers)} buyers recorded a purchase of the last ticket "
                   f"({len(winners)} got True): two buyers saw the last ticket before either took it; do get, the "
                   "check and set under one `with lock:`.", events, clash,
                   title="book_ticket: the last ticket sold twice")
@@ -371,12 +383,15 @@ def check_transfer_never_deadlocks(judge, transfer) -> Verdict:
         return error
     events = judge.events()
     got = (accounts["a"].balance, accounts["b"].balance)
-    if got != (95, 105):
-        clash = lost_update_overlaps(events, "a") + lost_update_overlaps(events, "b")
+    unguarded = writes_without_both_locks(events, ("a", "b"))
+    clash = lost_update_overlaps(events, "a") + lost_update_overlaps(events, "b")
+    if got != (95, 105) and (clash or not lock_was_used(events)):
         return failed("transfer/no-lock", f"after transfers a->b 10 and b->a 5 at the same time the balances are "
                       f"{got}, expected (95, 105): hold both accounts' locks while you move the money.", events,
                       clash)
-    unguarded = writes_without_both_locks(events, ("a", "b"))
+    if got != (95, 105) and not unguarded:
+        return failed("transfer/wrong-amount", f"after transfers a->b 10 and b->a 5 the balances are {got}, "
+                      "expected (95, 105): take amount from accounts[src] and add it to accounts[dst].")
     if unguarded:
         return failed("transfer/one-lock-at-a-time", "transfer changed a balance while holding fewer than both "
                       "accounts' locks, so another process can see the money in neither account: take both "

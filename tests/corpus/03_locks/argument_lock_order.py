@@ -1,5 +1,6 @@
 # expect: transfer=fail
 # why: locks taken in argument order: opposite transfers deadlock
+# mistake: transfer/lock-order
 # %% transfer
 def transfer(locks, accounts, src, dst, amount):
     if src == dst:

@@ -1,5 +1,6 @@
 # expect: book_ticket=fail
 # why: reads under the lock, but decides and writes after releasing it: the last ticket sells twice
+# mistake: book_ticket/partial-lock
 # %% book_ticket
 def book_ticket(lock, db, name):
     db.query()

@@ -1,5 +1,6 @@
 # expect: book_ticket=partial
 # why: correct, but db.query() runs under the lock, so queries never overlap
+# mistake: book_ticket/coarse-lock
 # %% book_ticket
 def book_ticket(lock, db, name):
     with lock:

@@ -1,5 +1,6 @@
 # expect: withdraw=fail
 # why: double acquire of a non-reentrant lock deadlocks at once
+# mistake: withdraw/double-acquire
 # %% withdraw
 def withdraw(lock, account, amount):
     with lock:

@@ -1,5 +1,6 @@
 # expect: withdraw=fail
 # why: a new lock per call protects nothing
+# mistake: withdraw/no-lock
 # %% withdraw
 from multiprocessing import Lock
 

@@ -1,5 +1,6 @@
 # expect: transfer=fail
 # why: sorted lock order but no src == dst case: takes the same lock twice
+# mistake: transfer/same-account-deadlock
 # %% transfer
 def transfer(locks, accounts, src, dst, amount):
     a, b = sorted([src, dst])

@@ -1,5 +1,6 @@
 # expect: transfer=fail
 # why: each account updated under its own lock only: never deadlocks, but the transfer is not atomic
+# mistake: transfer/one-lock-at-a-time
 # %% transfer
 def transfer(locks, accounts, src, dst, amount):
     if src == dst:

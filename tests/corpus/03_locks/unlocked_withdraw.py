@@ -1,5 +1,6 @@
 # expect: withdraw=fail
 # why: no lock at all around the read-modify-write
+# mistake: withdraw/no-lock
 # %% withdraw
 def withdraw(lock, account, amount):
     current = account.get()
