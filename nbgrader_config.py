@@ -18,9 +18,11 @@ c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
 # (nbgrader copies notebooks on their own; "*" stops it copying any other file.)
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*"]
 
-# Execute student notebooks with per-cell timeouts keyed on grade_id, checks judged outside
-# the student's kernel, a kernel that dies or hangs restarted instead of the notebook being
-# dropped, and every leftover process killed afterwards (see docs/grading-safety.md).
+# Execute each student notebook in a sandbox of its own (bubblewrap; grading is refused without
+# one unless MPCOURSE_UNSAFE_NO_SANDBOX=1), with per-cell timeouts keyed on grade_id and a time
+# budget for the whole notebook, checks judged by trusted judges outside every sandbox, a
+# kernel that dies or hangs restarted instead of the notebook being dropped, and the sandbox
+# (so every process it started) destroyed afterwards (see docs/grading-safety.md).
 #
 # MPCOURSE_AUTOGRADE_PHASE splits autograde in two for `mpcourse-grade` (mpcourse/parallel.py):
 # "execute" (a worker runs the notebooks into a private scratch gradebook) and "record" (the

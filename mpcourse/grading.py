@@ -264,13 +264,19 @@ class SandboxedKernelManager(AsyncKernelManager):
 # the judges: a trusted server (python -I), one forked judge per check
 
 class JudgeServer:
-    """``mpcourse.judge.serve`` in a process of its own; ``submit(request)`` gives a Future of the verdict."""
+    """``mpcourse.judge.serve`` in a process of its own; ``submit(request)`` gives a Future of the verdict.
 
-    def __init__(self, log):
-        self.log = log
+    One server serves every notebook of an nbgrader run (``judge_server``): it is
+    started with ``python -I`` (no working folder or user site on its path) and forks a
+    fresh judge per check, so a judge costs a fork, not an interpreter start.
+    """
+
+    def __init__(self, config: dict):
+        self.config = config
         self.futures: dict[str, Future] = {}
         self.lock = threading.Lock()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "MPCOURSE_GRADING"))}
+        env["MPCOURSE_JUDGE_CONFIG"] = json.dumps(config)
         self.proc = subprocess.Popen([sys.executable, "-I", "-c", "from mpcourse.judge import serve; serve()"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      env=env, cwd=tempfile.gettempdir())
@@ -324,6 +330,23 @@ class JudgeServer:
             kill_tree(self.proc.pid)
             self.proc.wait()
         self.reader.join(5)
+
+
+_server: JudgeServer | None = None
+
+
+def judge_server(config: dict) -> JudgeServer:
+    """The run's judge server (a new one if the configuration changed or the old one ended)."""
+    global _server
+    if _server is not None and (_server.config != config or _server.proc.poll() is not None):
+        _server.close()
+        _server = None
+    if _server is None:
+        import atexit
+
+        _server = JudgeServer(config)
+        atexit.register(_server.close)
+    return _server
 
 
 # ----------------------------------------------------------------------------------
@@ -400,12 +423,16 @@ class GradingExecute(Execute):
         return None if self._budget_end is None else self._budget_end - time.monotonic()
 
     def _budget(self, nb, trusted: dict) -> float:
-        """The sum of the trusted code cells' timeouts, plus a margin: added cells bring no time of their own."""
+        """The sum of the trusted code cells' timeouts, plus a margin: added cells bring no time of their own.
+
+        A test cell that hands checks over counts for its checks' time (they are judged
+        while the kernel goes on), so the whole notebook, verdicts included, fits.
+        """
         total = 0
         counted = set()
         for cell in nb.cells:
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-            if cell.cell_type == "code" and (not trusted or gid in trusted) and gid not in counted:
+            if cell.cell_type == "code" and gid and (not trusted or gid in trusted) and gid not in counted:
                 total += self._timeout_of(cell)
                 counted.add(gid)
         return total + self.budget_margin
@@ -516,9 +543,16 @@ class GradingExecute(Execute):
         plan = plan_checks(nb, resources)
         self._plan = plan
         self._planned = {id(nb.cells[i]) for i in plan}
-        self._budget_end = time.monotonic() + self._budget(nb, _trusted_sources(resources))
-        self._judges = JudgeServer(self.log) if plan else None
-        self._judge_slots = threading.Semaphore(self.judge_concurrency or max(2, os.cpu_count() or 2))
+        started = time.monotonic()
+        budget = self._budget(nb, _trusted_sources(resources))
+        self._budget_end = started + budget
+        concurrency = self.judge_concurrency or int(os.environ.get("MPCOURSE_JUDGES", 0) or 0) or max(
+            2, os.cpu_count() or 2)
+        limits = self._limits()
+        self._judges = judge_server({"unsafe": self.unsafe, "spares": concurrency + 1, "limits": {
+            "processes": limits.processes, "memory": limits.memory, "scratch": limits.scratch,
+            "cpus": limits.cpus}}) if plan else None
+        self._judge_slots = threading.Semaphore(concurrency)
         stop = threading.Event()
         watchdog = threading.Thread(target=self._watch, args=(stop,), daemon=True, name="mpcourse-watchdog")
         watchdog.start()
@@ -539,13 +573,13 @@ class GradingExecute(Execute):
         finally:
             stop.set()
             watchdog.join()
-            if self._judges is not None:
-                self._judges.close()
             self._kill_kernel_tree()
             if self.unsafe:
                 self._sweep(children_before)
             self._planned = None
             self._budget_end = None
+            self.log.info("graded %s in %.1f s of its %.0f s budget", (resources or {}).get("unique_key", "a notebook"),
+                          time.monotonic() - started, budget)
         return self.nb, self.resources
 
     def _sweep(self, children_before: set[int]) -> None:
@@ -696,7 +730,6 @@ class GradingExecute(Execute):
     def _judge_cell(self, handovers: list[dict], budget: float) -> Future:
         """Judge a test cell's checks in order on the server, stopping at the first failure (as the kernel would)."""
         outcome: Future = Future()
-        limits = self._limits()
 
         def run() -> None:
             results = []
@@ -708,10 +741,7 @@ class GradingExecute(Execute):
                         results.append({"ok": False, "message": f"`{handover['name']}` was not checked: this test "
                                         "cell ran out of time.", "mistake": "answer/out-of-time", "png": None})
                         break
-                    request = {**handover, "timeout": left, "unsafe": self.unsafe,
-                               "limits": {"processes": limits.processes, "memory": limits.memory,
-                                          "scratch": limits.scratch, "cpus": limits.cpus}}
-                    verdict = self._judges.submit(request).result()
+                    verdict = self._judges.submit({**handover, "timeout": left}).result()
                     results.append(verdict)
                     if not verdict.get("ok"):
                         break
@@ -721,10 +751,18 @@ class GradingExecute(Execute):
         return outcome
 
     def _apply_verdicts(self) -> None:
+        from concurrent.futures import TimeoutError as FutureTimeout
+
         for index, pending in sorted(self._verdicts.items()):
             if pending is None:
                 continue
-            results = pending if isinstance(pending, list) else pending.result()
+            try:
+                results = pending if isinstance(pending, list) else pending.result(
+                    timeout=max(self._budget_left() or 0, 0) + 10)
+            except FutureTimeout:
+                results = [{"ok": False, "mistake": "answer/out-of-time", "png": None, "message": (
+                    "this test was not judged: the notebook used its whole time budget (the sum of its cells' time "
+                    "limits); look for cells that run long or never finish.")}]
             cell = self.nb.cells[index]
             exercise = _exercise_of(cell)
             for verdict in results:

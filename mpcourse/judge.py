@@ -259,7 +259,7 @@ class Judge:
         try:
             self.stage = self.launcher.start(self.folder, self.listener.address)
             if not self._stage_ready.wait(STARTUP_ALLOWANCE) or self.stage_peer is None:
-                raise StageLost("the checking process did not start")
+                raise StageLost(f"the checking process did not start within {STARTUP_ALLOWANCE:g} s")
             with self.stage_peer.send_lock:
                 self.stage_peer.conn.send_bytes(blob)
             if not self._wait_reply(0, STARTUP_ALLOWANCE):
@@ -742,28 +742,36 @@ def verdict_message(verdict, label: str) -> dict:
             "summary": str(verdict.summary), "label": label, "png": png}
 
 
-def _judge_request(request: dict) -> dict:
-    """In a forked judge: run one check on the handed-over bytes, in a fresh sandbox."""
+def _judge_request(request: dict, config: dict, spare=None) -> dict:
+    """In a forked judge: run one check on the handed-over bytes, in a fresh sandbox (a warm spare if any)."""
     import base64
     import importlib
 
-    from .sandbox import Limits, SandboxLauncher
+    from .sandbox import SandboxLauncher
 
     check_fn = getattr(importlib.import_module(request["module"]), request["check"])
     name = str(request.get("name") or check_fn.label or "your code")[:80]
     blob = base64.b64decode(request["blob"])
     timeout = min(float(check_fn.timeout), float(request.get("timeout") or check_fn.timeout))
-    limits = Limits(**request["limits"]) if request.get("limits") else Limits()
-    launcher = LocalLauncher() if request.get("unsafe") else SandboxLauncher(limits)
+    launcher = LocalLauncher() if config.get("unsafe") else SandboxLauncher(_limits(config), spare=spare)
     verdict = run_check(check_fn.judge, blob, timeout=timeout, name=name, launcher=launcher)
     return verdict_message(verdict, check_fn.label or name)
+
+
+def _limits(config: dict):
+    from .sandbox import Limits
+
+    return Limits(**config["limits"]) if config.get("limits") else Limits()
 
 
 def serve() -> None:
     """``python -I -c "from mpcourse.judge import serve; serve()"``: JSON lines in, verdicts out.
 
     Single-threaded, so that forking is safe; every check module and matplotlib are
-    imported once here, so a judge costs a fork, not an interpreter start.
+    imported once here, so a judge costs a fork, not an interpreter start; and a few
+    stage sandboxes wait ready (Python started, the checks imported) for the next judges.
+    ``MPCOURSE_JUDGE_CONFIG`` (JSON): the sandboxes' ``limits``, ``unsafe`` (no sandbox),
+    ``spares`` (how many stages to keep warm).
     """
     import importlib
     import json
@@ -783,46 +791,97 @@ def serve() -> None:
 
     from . import sandbox, shared  # noqa: F401
 
+    config = json.loads(os.environ.get("MPCOURSE_JUDGE_CONFIG", "{}") or "{}")
+    spares = _Spares(config)
+    spares.fill()
     out = sys.stdout.buffer
     stdin = sys.stdin.buffer
-    pending: dict[int, tuple[str, int, bytearray, float]] = {}       # read fd -> (id, pid, data, deadline)
+    pending: dict[int, tuple[str, int, bytearray, float, object]] = {}    # read fd -> (id, pid, data, deadline, spare)
     buffer = b""
     open_input = True
     out.write(b'{"ready": true}\n')
     out.flush()
-    while open_input or pending:
-        readable, _, _ = select.select(([stdin] if open_input else []) + list(pending), [], [], 0.5)
-        for source in readable:
-            if source is stdin:
-                chunk = os.read(stdin.fileno(), 1 << 20)
-                if not chunk:
-                    open_input = False
+    try:
+        while open_input or pending:
+            readable, _, _ = select.select(([stdin] if open_input else []) + list(pending), [], [], 0.5)
+            for source in readable:
+                if source is stdin:
+                    chunk = os.read(stdin.fileno(), 1 << 20)
+                    if not chunk:
+                        open_input = False
+                        continue
+                    buffer += chunk
+                    while b"\n" in buffer:
+                        line, buffer = buffer.split(b"\n", 1)
+                        if line.strip():
+                            _fork_judge(json.loads(line), pending, config, spares.take())
+                    spares.fill()
                     continue
-                buffer += chunk
-                while b"\n" in buffer:
-                    line, buffer = buffer.split(b"\n", 1)
-                    if line.strip():
-                        _fork_judge(json.loads(line), pending)
-                continue
-            rid, pid, data, deadline = pending[source]
-            chunk = os.read(source, 1 << 20)
-            if chunk:
-                data.extend(chunk)
-                continue
-            del pending[source]
-            os.close(source)
-            os.waitpid(pid, 0)
-            _answer(out, rid, bytes(data))
-        now = time.monotonic()
-        for _rid, pid, _data, deadline in list(pending.values()):
-            if now > deadline:                     # the judge itself is stuck: it never should be
+                rid, pid, data, deadline, spare = pending[source]
+                chunk = os.read(source, 1 << 20)
+                if chunk:
+                    data.extend(chunk)
+                    continue
+                del pending[source]
+                os.close(source)
                 try:
-                    os.kill(pid, 9)
-                except OSError:
+                    os.waitpid(pid, 0)
+                except ChildProcessError:
                     pass
+                if spare is not None:
+                    spare.kill()                   # the judge killed it already, unless the judge was killed
+                _answer(out, rid, bytes(data))
+                spares.fill()
+            now = time.monotonic()
+            for _rid, pid, _data, deadline, _spare in list(pending.values()):
+                if now > deadline:                     # the judge itself is stuck: it never should be
+                    try:
+                        os.kill(pid, 9)
+                    except OSError:
+                        pass
+            spares.reap()
+    finally:
+        spares.close()
 
 
-def _fork_judge(request: dict, pending: dict) -> None:
+class _Spares:
+    """Stage sandboxes started ahead of time; each waits for its judge's socket to appear."""
+
+    def __init__(self, config: dict):
+        self.wanted = 0 if config.get("unsafe") else int(config.get("spares", 2))
+        self.config = config
+        self.ready: list = []
+        self.used: list = []
+
+    def fill(self) -> None:
+        from .sandbox import SandboxLauncher, SandboxUnavailable
+
+        while len(self.ready) < self.wanted:
+            try:
+                self.ready.append(SandboxLauncher(_limits(self.config)).start_spare())
+            except (SandboxUnavailable, OSError):
+                self.wanted = 0
+                return
+
+    def take(self):
+        if not self.ready:
+            return None
+        spare = self.ready.pop(0)
+        self.used.append(spare)
+        return spare
+
+    def reap(self) -> None:
+        """Collect the spares whose sandbox has ended (they are this process's children)."""
+        for spare in list(self.used):
+            if spare.sandbox.proc is None or spare.sandbox.proc.poll() is not None:
+                self.used.remove(spare)
+
+    def close(self) -> None:
+        for spare in self.ready + self.used:
+            spare.kill()
+
+
+def _fork_judge(request: dict, pending: dict, config: dict, spare) -> None:
     import json
 
     read_fd, write_fd = os.pipe()
@@ -831,7 +890,7 @@ def _fork_judge(request: dict, pending: dict) -> None:
     if pid == 0:
         os.close(read_fd)
         try:
-            message = _judge_request(request)
+            message = _judge_request(request, config, spare)
         except BaseException as exc:  # noqa: BLE001
             message = {"ok": False, "message": f"the grader could not judge this check ({type(exc).__name__}: "
                        f"{exc}); please tell your instructor.", "mistake": "grader/bug", "summary": "",
@@ -842,7 +901,7 @@ def _fork_judge(request: dict, pending: dict) -> None:
             view = view[os.write(write_fd, view):]
         os._exit(0)
     os.close(write_fd)
-    pending[read_fd] = (str(request.get("id")), pid, bytearray(), deadline)
+    pending[read_fd] = (str(request.get("id")), pid, bytearray(), deadline, spare)
 
 
 def _answer(out, rid: str, data: bytes) -> None:

@@ -27,6 +27,7 @@ import uuid
 from dataclasses import dataclass, field
 
 UNSAFE_VARIABLE = "MPCOURSE_UNSAFE_NO_SANDBOX"
+CGROUP_VARIABLE = "MPCOURSE_CGROUP"             # the cgroup folder sandboxes are made in (default: mpcourse)
 BACKEND_VARIABLE = "MPCOURSE_SANDBOX"          # force a backend: bwrap, podman, docker
 HOME = "/tmp/home"
 WORK = "/tmp/work"
@@ -59,6 +60,8 @@ class SandboxUnavailable(RuntimeError):
 def backend() -> str | None:
     """The sandbox this machine can make: "bwrap", "podman", "docker", or None."""
     wanted = os.environ.get(BACKEND_VARIABLE, "").strip()
+    if wanted == "none":                       # as if nothing were installed (tests of the refusal)
+        return None
     if wanted:
         return wanted
     if sys.platform.startswith("linux") and shutil.which("bwrap") and _bwrap_works():
@@ -158,6 +161,34 @@ def _identity_files(folder: str) -> list[str]:
 # ----------------------------------------------------------------------------------
 # cgroups: limits on the sandbox as a whole
 
+def _cgroup_parent() -> str:
+    return os.environ.get(CGROUP_VARIABLE, "mpcourse").strip("/") or "mpcourse"
+
+
+def _cgroup_roots() -> list[str]:
+    return ["/sys/fs/cgroup", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/cpu"]
+
+
+def cgroups_left(parent: str) -> list[str]:
+    """Sandbox cgroups still present under ``parent`` (a run that cleaned up leaves none)."""
+    found = []
+    for root in _cgroup_roots():
+        folder = os.path.join(root, parent)
+        if os.path.isdir(folder) and os.path.exists(os.path.join(folder, "cgroup.procs")):
+            found += [os.path.join(folder, d) for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d))]
+    return found
+
+
+def remove_cgroup_parent(parent: str) -> None:
+    """Remove a (now empty) parent folder of sandbox cgroups, e.g. a test run's own."""
+    for root in _cgroup_roots():
+        folder = os.path.join(root, parent)
+        try:
+            os.rmdir(folder)
+        except OSError:
+            pass
+
+
 class _Cgroups:
     """The sandbox's cgroup(s), v2 or v1, when this process may make them; else nothing is limited here."""
 
@@ -181,11 +212,14 @@ class _Cgroups:
         return self.limits.cpus or max(1.0, (os.cpu_count() or 2) / 2)
 
     def _make_v2(self, name: str) -> None:
-        parent = "/sys/fs/cgroup/mpcourse"
+        level = "/sys/fs/cgroup"
         try:
-            os.makedirs(parent, exist_ok=True)
-            self._write(os.path.join(parent, "cgroup.subtree_control"), "+pids +memory +cpu")
-            path = os.path.join(parent, name)
+            for part in _cgroup_parent().split("/"):       # each level must hand its controllers down
+                self._write(os.path.join(level, "cgroup.subtree_control"), "+pids +memory +cpu")
+                level = os.path.join(level, part)
+                os.makedirs(level, exist_ok=True)
+            self._write(os.path.join(level, "cgroup.subtree_control"), "+pids +memory +cpu")
+            path = os.path.join(level, name)
             os.mkdir(path)
         except OSError:
             return
@@ -201,7 +235,7 @@ class _Cgroups:
                     "cpu": {"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": str(int(self._cpus() * 100000))}}
         for controller, values in settings.items():
             root = f"/sys/fs/cgroup/{controller}"
-            path = os.path.join(root, "mpcourse", name)
+            path = os.path.join(root, _cgroup_parent(), name)
             try:
                 os.makedirs(path)
             except OSError:
@@ -266,6 +300,7 @@ class Sandbox:
         self.cgroups = _Cgroups(spec.limits, self.id) if self.kind == "bwrap" else None
         self.proc: subprocess.Popen | None = None
         self.pid: int | None = None          # the process we (or a kernel manager) started
+        self._root = None                    # psutil's handle on it: safe when the pid is reused later
         self.container = f"mpcourse-{self.id}"
 
     # -- the command -----------------------------------------------------------------------
@@ -340,21 +375,31 @@ class Sandbox:
     def start(self, **popen_kwargs) -> subprocess.Popen:
         popen_kwargs.setdefault("stdin", subprocess.DEVNULL)
         self.proc = subprocess.Popen(self.command(), **popen_kwargs)
-        self.pid = self.proc.pid
+        self.attach(self.proc.pid)
         return self.proc
 
     def attach(self, pid: int) -> None:
-        """The sandbox was started by someone else (a kernel manager): remember its first process."""
+        """Remember the sandbox's first process, as a handle that never points at a later process with its pid.
+
+        Pids are reused (32768 of them on many machines, and grading starts thousands of
+        processes): killing "pid 1234" later could kill someone else.
+        """
+        import psutil
+
         self.pid = pid
+        try:
+            self._root = psutil.Process(pid)
+        except psutil.Error:
+            self._root = None
 
     def inner_pid(self) -> int | None:
         """The host pid of the sandbox's pid 1 (bwrap's init inside the new pid namespace)."""
         import psutil
 
-        if self.pid is None:
+        if self._root is None:
             return None
         try:
-            proc = psutil.Process(self.pid)
+            proc = self._root
             for child in proc.children(recursive=True):
                 if _ns_pid(child.pid) == 1:
                     return child.pid
@@ -373,12 +418,12 @@ class Sandbox:
                     found[pid] = psutil.Process(pid)
                 except psutil.Error:
                     continue
-        if self.pid is not None:
+        if self._root is not None:
             try:
-                root = psutil.Process(self.pid)
-                found[root.pid] = root
-                for child in root.children(recursive=True):
-                    found[child.pid] = child
+                if self._root.is_running():          # false once the pid belongs to another process
+                    found[self._root.pid] = self._root
+                    for child in self._root.children(recursive=True):
+                        found[child.pid] = child
             except psutil.Error:
                 pass
         return list(found.values())
@@ -447,23 +492,51 @@ def _alive(proc) -> bool:
 # ----------------------------------------------------------------------------------
 # the judge's stage in a sandbox
 
+class Spare:
+    """A stage sandbox started ahead of time: Python is up and the checks imported; it waits for ``address``."""
+
+    def __init__(self, sandbox: Sandbox, folder: str, address: str):
+        self.sandbox, self.folder, self.address = sandbox, folder, address
+
+    def kill(self) -> None:
+        self.sandbox.kill()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class SandboxLauncher:
     """Start a judge's stage in a fresh sandbox: the judge's socket folder is the only thing added (read-only)."""
 
     INSIDE = "/mpcourse-judge"
 
-    def __init__(self, limits: Limits | None = None, kind: str | None = None):
+    def __init__(self, limits: Limits | None = None, kind: str | None = None, spare: Spare | None = None):
         self.limits = limits or Limits()
         self.kind = kind
+        self.spare = spare
 
     def judge_address(self, folder: str) -> str:
+        if self.spare is not None:
+            return self.spare.address           # the spare stage is already waiting for this socket
         return os.path.join(folder, "j")
 
-    def start(self, folder: str, address: str) -> Sandbox:
+    def _sandbox(self, folder: str, address: str, wait: bool) -> Sandbox:
         from .judge import STAGE_COMMAND
 
-        spec = Spec(read_only=[(folder, self.INSIDE)], limits=self.limits,
-                    env={"MPCOURSE_JUDGE": f"{self.INSIDE}/{os.path.basename(address)}"})
-        sandbox = Sandbox([sys.executable, "-c", STAGE_COMMAND], spec, self.kind, name="stage")
+        env = {"MPCOURSE_JUDGE": f"{self.INSIDE}/{os.path.basename(address)}"}
+        if wait:
+            env["MPCOURSE_STAGE_SPARE"] = "1"
+        spec = Spec(read_only=[(folder, self.INSIDE)], limits=self.limits, env=env)
+        return Sandbox([sys.executable, "-c", STAGE_COMMAND], spec, self.kind, name="stage")
+
+    def start(self, folder: str, address: str) -> Sandbox:
+        if self.spare is not None:
+            return self.spare.sandbox
+        sandbox = self._sandbox(folder, address, wait=False)
         sandbox.start(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return sandbox
+
+    def start_spare(self) -> Spare:
+        folder = tempfile.mkdtemp(prefix="mpcourse-spare-")
+        address = os.path.join(folder, "j")
+        sandbox = self._sandbox(folder, address, wait=True)
+        sandbox.start(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return Spare(sandbox, folder, address)

@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import sys
 import threading
+import time
 import traceback
 from multiprocessing.connection import Client
 
@@ -290,7 +291,7 @@ class Stage:
 
     def __init__(self, address: str):
         self.address = address
-        self.conn = Client(address)
+        self.conn = _connect(address)
         _inherited.append(self.conn)
         self.send_lock = threading.Lock()
         self.objects: tuple = ()
@@ -470,13 +471,43 @@ def _course_object(path: str):
     return obj
 
 
+def _connect(address: str, patience: float = 30.0):
+    """Connect to the judge; a socket that exists but does not listen yet (bound a moment ago) is retried."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return Client(address)
+        except (ConnectionRefusedError, FileNotFoundError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.002)
+
+
+def _warm_up() -> None:
+    """What the judge will ask for: the checks (and what they import), cloudpickle."""
+    import importlib
+    import pkgutil
+
+    import cloudpickle  # noqa: F401
+
+    from . import checks
+
+    for module in pkgutil.iter_modules(checks.__path__):
+        importlib.import_module(f"mpcourse.checks.{module.name}")
+
+
 def main() -> None:
     """Entry point: ``python -c "from mpcourse.stage import main; main()"`` with MPCOURSE_JUDGE set."""
     import tempfile
 
     import mpcourse  # noqa: F401 (applies COURSE_START_METHOD, cell-defined code travels by value)
 
-    stage = Stage(os.environ[ADDRESS_VARIABLE])
+    address = os.environ[ADDRESS_VARIABLE]
+    if os.environ.get("MPCOURSE_STAGE_SPARE"):            # started ahead of time: get ready, then wait
+        _warm_up()
+        while not os.path.exists(address):
+            time.sleep(0.003)
+    stage = Stage(address)
     stage.judge_pid = int(os.environ.get("MPCOURSE_JUDGE_PID", "0") or 0)
     stage.dump_dir = tempfile.mkdtemp(prefix="mpcourse-stacks-")
     _startup.enable_stack_dumps(stage.dump_dir)

@@ -27,6 +27,7 @@ SECTION = re.compile(r"^# %% (\S+)\s*$", re.M)
 class Student:
     path: Path
     sections: dict[str, str]
+    extra_cells: list[tuple[str, str]] = field(default_factory=list)   # (after grade_id, source): ``# %% +gid``
     expect: dict[str, str] = field(default_factory=dict)
     why: str = ""
     mistakes: set[str] = field(default_factory=set)      # ids the grader must report (``# mistake:`` lines)
@@ -37,10 +38,17 @@ class Student:
 
 
 def read_student(path: Path) -> Student:
+    """A corpus file; ``# %% +<grade_id>`` sections are extra cells a student added (by editing the JSON)."""
     text = path.read_text(encoding="utf-8")
     head, *rest = SECTION.split(text)
-    sections = {rest[i]: rest[i + 1].strip() + "\n" for i in range(0, len(rest), 2)}
-    student = Student(path, sections)
+    sections, extra = {}, []
+    for i in range(0, len(rest), 2):
+        name, source = rest[i], rest[i + 1].strip() + "\n"
+        if name.startswith("+"):
+            extra.append((name[1:], source))
+        else:
+            sections[name] = source
+    student = Student(path, sections, extra)
     for line in head.splitlines():
         if line.startswith("# expect:"):
             for pair in line[len("# expect:"):].split():
@@ -70,22 +78,28 @@ RUN_MARKER = "MPCOURSE_TEST_RUN"
 
 
 def nbgrader(course: Path, *args: str, start_method: str | None = None, check: bool = True,
-             timeout: float = 1800) -> subprocess.CompletedProcess:
-    """Run an nbgrader command; ``result.marker`` tags every process it started (env RUN_MARKER)."""
+             timeout: float = 1800, command: str = "nbgrader") -> subprocess.CompletedProcess:
+    """Run an nbgrader command (or ``command="mpcourse.parallel"``); ``result.marker`` tags every process it started."""
     import uuid
+
+    from mpcourse.sandbox import CGROUP_VARIABLE, cgroups_left, remove_cgroup_parent
 
     env = environment(start_method)
     env[RUN_MARKER] = marker = uuid.uuid4().hex
+    env[CGROUP_VARIABLE] = cgroup = f"mpcourse-test/{marker[:12]}"      # this run's sandboxes, counted after
     scratch = Path(tempfile.mkdtemp(prefix="mpc-"))   # the run's temporary files (a short path: AF_UNIX sockets)
     env["TMPDIR"] = str(scratch)
     try:
-        result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+        result = subprocess.run([sys.executable, "-m", command, *args], cwd=course, env=env,
                                 capture_output=True, text=True, timeout=timeout)
     finally:
         leftovers = sorted(p.name for p in scratch.glob("mpcourse-*"))
         shutil.rmtree(scratch, ignore_errors=True)
+        result_cgroups = cgroups_left(cgroup)
+        remove_cgroup_parent(cgroup)
     result.marker = marker
     result.leftover_temp_folders = leftovers      # the course package's folders the run left behind
+    result.leftover_sandboxes = result_cgroups    # sandboxes (cgroups) the run did not take down
     if check and result.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
     return result
@@ -121,10 +135,14 @@ def submit(course: Path, assignment: str, students: list[Student]) -> None:
         shutil.copytree(release, dest)
         for path in dest.glob("*.ipynb"):
             nb = nbformat.read(path, as_version=4)
+            cells = []
             for cell in nb.cells:
                 gid = cell.metadata.get("nbgrader", {}).get("grade_id")
                 if cell.metadata.get("nbgrader", {}).get("solution"):
                     cell.source = student.sections.get(gid, reference.sections.get(gid, cell.source))
+                cells.append(cell)
+                cells += [nbformat.v4.new_code_cell(source) for after, source in student.extra_cells if after == gid]
+            nb.cells = cells
             nbformat.write(nb, path)
         (dest / "timestamp.txt").write_text("2026-11-26 12:00:00.000000 UTC\n")
 

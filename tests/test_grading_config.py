@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import nbformat
 from course import REPO, corpus, make_course, nbgrader, submit
-from mpcourse.grading import OTHER_CELL_TIMEOUT, TEST_CELL_TIMEOUT, cell_timeout
+from mpcourse.grading import OTHER_CELL_TIMEOUT, TEST_CELL_TIMEOUT, GradingExecute
 
 
 def _cell(**nbgrader_meta):
@@ -13,9 +13,22 @@ def _cell(**nbgrader_meta):
 
 
 def test_timeouts_come_from_the_grade_id():
-    assert cell_timeout(_cell(grade=True, solution=False, grade_id="withdraw_hidden")) == TEST_CELL_TIMEOUT
-    assert cell_timeout(_cell(grade=False, solution=True, grade_id="withdraw")) == OTHER_CELL_TIMEOUT
-    assert cell_timeout(nbformat.v4.new_code_cell("pass")) == OTHER_CELL_TIMEOUT
+    grader = GradingExecute(cell_timeouts={"withdraw": 7})
+    assert grader._timeout_of(_cell(grade=True, solution=False, grade_id="withdraw_hidden")) == TEST_CELL_TIMEOUT
+    assert grader._timeout_of(_cell(grade=False, solution=True, grade_id="book_ticket")) == OTHER_CELL_TIMEOUT
+    assert grader._timeout_of(_cell(grade=False, solution=True, grade_id="withdraw")) == 7
+    assert grader._timeout_of(nbformat.v4.new_code_cell("pass")) == OTHER_CELL_TIMEOUT
+
+
+def test_a_notebook_budget_counts_only_the_trusted_cells():
+    """Cells a student adds to the notebook's JSON bring no time of their own."""
+    grader = GradingExecute(budget_margin=5)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [_cell(grade=False, solution=True, grade_id="withdraw"),
+                _cell(grade=True, solution=False, grade_id="withdraw_tests"),
+                nbformat.v4.new_code_cell("import time; time.sleep(29)")]
+    trusted = {"withdraw": ("", False), "withdraw_tests": ("", True)}
+    assert grader._budget(nb, trusted) == OTHER_CELL_TIMEOUT + TEST_CELL_TIMEOUT + 5
 
 
 def test_files_written_by_solution_cells_never_reach_the_release(tmp_path):

@@ -1,36 +1,55 @@
-"""Hostile submissions, through nbgrader's real commands: graded (not dropped), never rewarded, nothing left.
+"""Hostile submissions, through nbgrader's real commands: they harm nobody, earn nothing, and leave nothing.
 
 tests/hostile/<assignment>/*.py use the corpus format (``# expect:`` lines, ``# %% <grade_id>``
-sections). Each test runs from a process that is a Linux child subreaper, so a process
-that escaped the kernel's process group and session (setsid, double fork, an empty
-environment) is re-parented to the test and seen by psutil if it survived grading.
+sections, ``# %% +<grade_id>`` for cells added to the notebook's JSON). ``aa_honest_first``
+and ``zz_honest_last`` are honest students whose ids sort before and after every attacker,
+so nbgrader grades one before and one after them. Each run asserts:
+
+* every submission is graded (none dropped), with the expected points: an attacked
+  exercise earns nothing;
+* the honest students' gradebook rows equal those of a course graded without any
+  attacker, and again after a later run;
+* every notebook finished within its time budget; no process and no sandbox is left;
+* the course's files and the virtual environment are unchanged;
+* no attacker's graded notebook (its feedback) holds anything of source/, of the
+  gradebook or of another student's answer.
+
+The test runs from a process that is a Linux child subreaper, so a process that escaped
+everything would be re-parented to it and seen.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import subprocess
+import re
+import site
 import sys
-import textwrap
 
 import psutil
 import pytest
 from course import (
-    FAST_GRADING, configure, environment, hostile, make_course, mismatches, nbgrader, scores, submit,
+    REPO, configure, gradebook_dump, hostile, make_course, mismatches, nbgrader, scores, submit,
     surviving_processes,
 )
 
 from mpcourse.runner import become_subreaper
 
 ASSIGNMENT = "03_locks"
+HONEST = ("aa_honest_first", "zz_honest_last")
+#: short limits, so that hanging cases cost seconds; the budget of a 03_locks notebook is then
+#: 4 (setup) + 3 x 4 (answers) + 7 x 8 (tests) + 5 = 77 s
+LIMITS = {"MPCOURSE_TEST_CELL_TIMEOUT": "8", "MPCOURSE_OTHER_CELL_TIMEOUT": "4"}
+BUDGET_MARGIN = 5
+SECRETS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "HONEST-MARKER", "SQLite format 3", "check_withdraw_once")
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="subreaper checks need Linux")
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="sandboxes and subreapers need Linux")
 
 
 @pytest.fixture
 def adopter(monkeypatch):
     """Short grading limits, and this process adopts every orphan; yields the pids it had before."""
-    for key, value in FAST_GRADING.items():
+    for key, value in LIMITS.items():
         monkeypatch.setenv(key, value)
     become_subreaper()
     _reap()
@@ -42,7 +61,6 @@ def adopter(monkeypatch):
 
 
 def _reap() -> None:
-    """Adopted orphans that ended are our zombies now: collect them."""
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -64,7 +82,6 @@ def _alive_descendants(before: set[int]) -> list:
 
 
 def survivors(before: set[int], marker: str) -> list[str]:
-    """Processes our nbgrader run started that are alive: adopted orphans (even untagged), or tagged ones."""
     _reap()
     described = set(surviving_processes(marker))
     for proc in _alive_descendants(before):
@@ -75,100 +92,164 @@ def survivors(before: set[int], marker: str) -> list[str]:
     return sorted(described)
 
 
-def outputs_of(course, student: str) -> dict[str, list[dict]]:
-    nb = json.loads((course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
-    return {c["metadata"].get("nbgrader", {}).get("grade_id"): c.get("outputs", [])
-            for c in nb["cells"] if c["cell_type"] == "code"}
+def fingerprint(*folders) -> dict[str, str]:
+    """Path -> hash of every file under the folders (the course's own files, the package, site-packages' top)."""
+    out = {}
+    for folder in folders:
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if d not in ("__pycache__", "autograded", "feedback", "submitted")]
+            for name in files:
+                path = os.path.join(root, name)
+                if name == "gradebook.db" or name.endswith(".pyc"):
+                    continue
+                try:
+                    with open(path, "rb") as f:
+                        out[path] = hashlib.sha256(f.read()).hexdigest()
+                except OSError:
+                    out[path] = "unreadable"
+    return out
 
 
-def errors_of(outputs: list[dict]) -> str:
-    return " ".join(o.get("evalue", "") for o in outputs if o["output_type"] == "error")
+def site_packages_entries() -> set[str]:
+    return {os.path.join(p, e) for p in site.getsitepackages() if os.path.isdir(p) for e in os.listdir(p)}
+
+
+def honest_rows(course) -> dict:
+    dump = gradebook_dump(course, ASSIGNMENT)
+    return {s: dump.get(s) for s in HONEST}
+
+
+def budgets(log: str) -> list[tuple[float, float]]:
+    return [(float(a), float(b)) for a, b in re.findall(r"graded .*? in ([\d.]+) s of its ([\d.]+) s budget", log)]
+
+
+def _grade(course, start_method: str, parallel: bool):
+    if parallel:
+        return nbgrader(course, ASSIGNMENT, "--workers", "2", "--force", "--quiet", start_method=start_method,
+                        check=False, timeout=1500, command="mpcourse.parallel")
+    return nbgrader(course, "autograde", ASSIGNMENT, "--force", start_method=start_method, check=False, timeout=1500)
 
 
 @pytest.mark.slow
-def test_hostile_submissions_are_graded_and_leave_nothing_behind(tmp_path, adopter):
+@pytest.mark.parametrize(("start_method", "parallel"), [("fork", True), ("spawn", False)],
+                         ids=["fork-mpcourse-grade", "spawn-nbgrader"])
+def test_hostile_submissions_harm_nobody_and_leave_nothing(tmp_path, adopter, start_method, parallel):
     students = hostile(ASSIGNMENT)
-    course = make_course(tmp_path, [ASSIGNMENT])
+    honest = [s for s in students if s.id in HONEST]
+    attackers = [s for s in students if s.id not in HONEST]
+    assert len(honest) == 2 and len(attackers) >= 20
+
+    baseline = make_course(tmp_path / "baseline", [ASSIGNMENT])
+    configure(baseline, f"c.GradingExecute.budget_margin = {BUDGET_MARGIN}")
+    submit(baseline, ASSIGNMENT, honest)
+    nbgrader(baseline, "autograde", ASSIGNMENT, "--force", start_method=start_method, check=False)
+    expected_rows = honest_rows(baseline)
+    assert all(expected_rows.values()), "the honest students were not graded in the baseline"
+
+    course = make_course(tmp_path / "attacked", [ASSIGNMENT])
+    configure(course, f"c.GradingExecute.budget_margin = {BUDGET_MARGIN}")
     submit(course, ASSIGNMENT, students)
-    run = nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False, timeout=900)
+    import mpcourse
 
-    assert [s.id for s in students if scores(course, ASSIGNMENT, s.id) is None] == [], "dropped submissions"
+    watched = [course / "source", course / "release", os.path.dirname(mpcourse.__file__)]
+    files_before = fingerprint(*watched) | {"nbgrader_config.py": (course / "nbgrader_config.py").read_text()}
+    packages_before = site_packages_entries()
+
+    run = _grade(course, start_method, parallel)
+
+    assert [s.id for s in students if scores(course, ASSIGNMENT, s.id) is None] == [], \
+        f"dropped submissions\n{run.stderr[-4000:]}"
     assert mismatches(course, ASSIGNMENT, students) == []
+    assert honest_rows(course) == expected_rows
+    for took, budget in budgets(run.stderr):
+        assert took <= budget + 20, f"a notebook took {took:.0f} s of a {budget:.0f} s budget"
     assert survivors(adopter, run.marker) == []
+    assert run.leftover_sandboxes == []
+    assert fingerprint(*watched) | {"nbgrader_config.py": (course / "nbgrader_config.py").read_text()} \
+        == files_before
+    assert site_packages_entries() == packages_before
+    for attacker in attackers:
+        text = (course / "autograded" / attacker.id / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+        leaked = [secret for secret in SECRETS if secret in text]
+        assert leaked == [], f"{attacker.id}'s graded notebook holds {leaked}"
 
-    # the reasons a student reads
-    assert "ignored the interrupt" in errors_of(outputs_of(course, "deadlock_ignores_sigint")["withdraw"])
-    assert "Python died" in errors_of(outputs_of(course, "exit_kernel")["withdraw"])
-    assert "processes at once" in errors_of(outputs_of(course, "many_processes")["withdraw"])
-    assert "did not run as written" in errors_of(outputs_of(course, "patch_checks")["withdraw_tests"])
-    assert "changed the grader's own code" in errors_of(
-        outputs_of(course, "unpickle_patches_judge")["withdraw_tests"])
-    # a megabyte of output is capped in the graded notebook
-    printed = sum(len("".join(o.get("text", ""))) for o in outputs_of(course, "megabyte_output")["withdraw"])
-    assert printed < 40_000
-
-
-NAIVE = """
-from nbgrader.preprocessors import Execute as _PlainExecute
-c.Autograde.autograde_preprocessors = [_PlainExecute] + _RECORD
-c.Execute.timeout = 30
-"""
+    for student in HONEST:                                  # a later run: nothing the attackers did persists
+        nbgrader(course, "autograde", ASSIGNMENT, "--student", student, "--force", start_method=start_method,
+                 check=False)
+    assert honest_rows(course) == expected_rows
 
 
 @pytest.mark.slow
-def test_a_naive_grader_is_fooled(tmp_path, adopter):
-    """The same cheats under nbgrader's plain Execute (checks judged in the kernel): each one wins.
+def test_attackers_win_against_a_plain_grader(tmp_path, adopter):
+    """The same attacks under nbgrader's plain Execute, without a sandbox: they harm others and leak secrets.
 
-    This is what makes every defence necessary: without trusted checks the patched,
-    faked, hooked and silenced checks give full marks; without kernel recovery a
-    kernel that exits drops the whole submission; without the subreaper and tags a
-    double-forked process outlives grading.
+    This is what makes the sandbox and the trusted judges necessary: the gradebook
+    attacker zeroes the honest student graded before it, the reader prints the
+    solutions into its own feedback, the cheats that patch the checks earn full marks,
+    and a double-forked sleeper outlives grading.
     """
-    cheats = ["patch_checks", "replace_sys_modules", "hook_import", "hide_failures"]
-    students = [s for s in hostile(ASSIGNMENT) if s.id in cheats + ["exit_kernel", "new_session_double_fork"]]
+    chosen = ["aa_honest_first", "gradebook_rewrite", "read_secrets", "patch_checks", "replace_sys_modules",
+              "new_session_double_fork"]
+    students = [s for s in hostile(ASSIGNMENT) if s.id in chosen]
     course = make_course(tmp_path, [ASSIGNMENT])
-    configure(course, NAIVE)
+    configure(course, "from nbgrader.preprocessors import Execute as _PlainExecute",
+              "c.Autograde.autograde_preprocessors = [_PlainExecute] + _RECORD", "c.Execute.timeout = 30")
     submit(course, ASSIGNMENT, students)
-    with open(tmp_path / "naive.log", "w") as log:      # survivors keep inherited pipes open: use a file
-        subprocess.run([sys.executable, "-m", "nbgrader", "autograde", ASSIGNMENT, "--force"], cwd=course,
-                       env=environment(), stdout=log, stderr=subprocess.STDOUT, timeout=900)
+    nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False, timeout=900)
 
-    for cheat in cheats:
+    honest = scores(course, ASSIGNMENT, "aa_honest_first")
+    assert honest is not None and honest["withdraw"][0] < honest["withdraw"][1], \
+        "the gradebook attacker should have zeroed the honest student graded before it"
+    leaked = (course / "autograded" / "read_secrets" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    assert "BEGIN SOLUTION" in leaked or "HONEST-MARKER" in leaked, "the reader should have leaked solutions"
+    for cheat in ("patch_checks", "replace_sys_modules"):
         got = scores(course, ASSIGNMENT, cheat)
-        assert got is not None and got["withdraw"][0] == got["withdraw"][1], f"{cheat} should fool a naive grader"
-    assert scores(course, ASSIGNMENT, "exit_kernel") is None, "a dead kernel drops the notebook under plain Execute"
+        assert got is not None and got["withdraw"][0] > 0, f"{cheat} should earn points from a plain grader"
     left = [p for p in _alive_descendants(adopter) if "sleep" in " ".join(p.cmdline())]
-    assert left, "the double-forked sleeper should outlive a naive grader"
+    assert left, "the double-forked sleeper should outlive a plain grader"
 
 
-ATTACK = textwrap.dedent("""
-    import sys, cloudpickle
-    from mpcourse.checks import judge_verdict, locks
-    objects = cloudpickle.loads(open(sys.argv[1], "rb").read())       # what a naive judge would do
-    verdict = judge_verdict(locks.check_withdraw_keeps_every_update.judge, objects, timeout=20, name="withdraw")
-    print("PASSED" if verdict.ok else "FAILED")
-""")
+def test_grading_is_refused_without_a_sandbox_unless_the_instructor_accepts_the_risk(tmp_path, monkeypatch):
+    students = [s for s in hostile(ASSIGNMENT) if s.id == "aa_honest_first"]
+    course = make_course(tmp_path, [ASSIGNMENT])
+    submit(course, ASSIGNMENT, students)
+    monkeypatch.setenv("MPCOURSE_SANDBOX", "none")
+    refused = nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False)
+    assert "no sandbox is available" in refused.stdout + refused.stderr
+    assert scores(course, ASSIGNMENT, "aa_honest_first") is None
+    monkeypatch.setenv("MPCOURSE_UNSAFE_NO_SANDBOX", "1")
+    accepted = nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False)
+    assert "WITHOUT a sandbox" in accepted.stdout + accepted.stderr
+    got = scores(course, ASSIGNMENT, "aa_honest_first")
+    assert got is not None and all(score == most for score, most in got.values())
 
 
-def test_a_judge_without_the_integrity_check_is_fooled_by_unpickling(tmp_path):
-    """The unpickle_patches_judge attack works on a judge that trusts its own modules after loading."""
-    import cloudpickle
+def test_the_sandbox_shows_nothing_of_the_host(tmp_path):
+    """From inside a grading sandbox: no course, no home, no host processes, no network but its own loopback."""
+    import subprocess
 
-    from mpcourse import grading
+    from mpcourse.sandbox import Sandbox, Spec
 
-    student = [s for s in hostile(ASSIGNMENT) if s.id == "unpickle_patches_judge"][0]
-    namespace = {"__name__": "__main__"}
-    exec(student.sections["withdraw"], namespace)                       # noqa: S102 (the student's cell)
-    objects = tmp_path / "withdraw.objects"
-    objects.write_bytes(cloudpickle.dumps((namespace["withdraw"],)))
-
-    naive = subprocess.run([sys.executable, "-c", ATTACK, str(objects)], capture_output=True, text=True, timeout=120)
-    assert naive.stdout.strip() == "PASSED", naive.stderr[-2000:]
-
-    judges = grading._Judges(["mpcourse.checks.locks"], 1, 0, 0, log=None)
+    probe = (
+        "import os, socket, json\n"
+        "out = {'proc': sorted(p for p in os.listdir('/proc') if p.isdigit()),\n"
+        "       'root': sorted(os.listdir('/')), 'home': os.path.exists('/root/.bashrc'),\n"
+        f"       'course': os.path.exists({str(REPO / 'nbgrader_config.py')!r}),\n"
+        f"       'source': os.path.exists({str(REPO / 'source')!r})}}\n"
+        "try:\n    open('/usr/x', 'w'); out['usr_writable'] = True\nexcept OSError:\n    out['usr_writable'] = False\n"
+        "s = socket.socket(); s.settimeout(1)\n"
+        "try:\n    s.connect(('10.0.2.2', 80)); out['net'] = True\nexcept OSError:\n    out['net'] = False\n"
+        "out['ifaces'] = sorted(n for _, n in socket.if_nameindex())\n"
+        "print(json.dumps(out))\n")
+    sandbox = Sandbox([sys.executable, "-c", probe], Spec())
     try:
-        verdict = judges.submit([{"module": "mpcourse.checks.locks", "check": "check_withdraw_keeps_every_update",
-                                  "name": "withdraw", "objects": str(objects)}], 60).result()
+        proc = sandbox.start(stdout=subprocess.PIPE)
+        out = json.loads(proc.communicate(timeout=60)[0])
     finally:
-        judges.close()
-    assert verdict[0]["ok"] is False and "changed the grader's own code" in verdict[0]["message"]
+        sandbox.kill()
+    assert len(out["proc"]) <= 3                      # bwrap's init, python (and perhaps its child)
+    assert not out["home"] and not out["course"] and not out["source"]
+    assert not out["usr_writable"] and not out["net"]
+    assert out["ifaces"] == ["lo"]
+    assert set(out["root"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "dev", "tmp",
+                                "root", "work", "home", "opt"}

@@ -293,7 +293,8 @@ def check_book_ticket_never_oversells(judge, book_ticket) -> Verdict:
         return failed("book_ticket/wrong-answer", f"{WORKERS} buyers raced for the last ticket, one at a time: "
                       f"{len(winners)} got True and {len(db.buyers)} purchase(s) were recorded, with "
                       f"{db.tickets!r} ticket(s) left; exactly one buyer must get True (the bool), set the count "
-                      "to 0 and record their name, and the others get False.", events, title="book_ticket: the last ticket")
+                      "to 0 and record their name, and the others get False.", events,
+                      title="book_ticket: the last ticket")
     mistake = "book_ticket/partial-lock" if lock_was_used(events) else "book_ticket/no-lock"
     return failed(mistake, f"{len(db.buyers)} buyers recorded a purchase of the last ticket "
                   f"({len(winners)} got True): two buyers saw the last ticket before either took it; do get, the "

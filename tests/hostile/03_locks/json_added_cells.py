@@ -1,0 +1,98 @@
+# expect: withdraw=zero
+# why: 30 cells added to the notebook's JSON after the answer, each sleeping just under the cell limit, and one that kills the kernel so that the earlier ones are replayed: without a budget for the whole notebook, one submission takes minutes
+# %% withdraw
+def withdraw(lock, account, amount):
+    pass
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import os
+os._exit(1)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
+# %% +withdraw
+import time
+time.sleep(3.5)
