@@ -115,8 +115,11 @@ def nbgrader_run(assignment: str, start_method: str, workers: int) -> dict[tuple
         submit(course, assignment, students)
         env = dict(os.environ, COURSE_START_METHOD=start_method)
         env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-        command = ([sys.executable, "-m", "mpcourse.parallel", assignment, "--workers", str(workers), "--force",
-                    "--quiet"] if workers > 1 else [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"])
+        if workers > 1:
+            command = [sys.executable, "-m", "mpcourse.parallel", assignment, "--workers", str(workers), "--force",
+                       "--quiet"]
+        else:
+            command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--force"]
         subprocess.run(command, cwd=course, env=env, capture_output=True, check=False)
         out = {}
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
