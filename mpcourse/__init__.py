@@ -18,6 +18,7 @@ Public API (submodules load on first use, so a spawned child pays only for what 
 ``Account``, ``TicketDB``  instrumented shared objects (get/set, query/get/set/record)
 ``Counter``                a ``Value``-like shared number with ``.value``/``.get_lock()``
 ``start_method``           the start method in force
+``show_source``            show (highlighted) the code a child runs, in the notebook
 =========================  ======================================================
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ from . import _startup
 
 __all__ = [
     "Account", "Arena", "Counter", "DeadlineExceeded", "TicketDB", "Timeline", "TrackedLock",
-    "call_with_deadline", "start_method",
+    "call_with_deadline", "show_source", "start_method",
 ]
 
 _startup.apply_start_method()
@@ -37,7 +38,7 @@ _LAZY = {
     "call_with_deadline": "runner", "DeadlineExceeded": "runner",
     "Timeline": "timeline",
     "Arena": "shared", "TrackedLock": "shared", "Account": "shared", "TicketDB": "shared",
-    "Counter": "shared",
+    "Counter": "shared", "show_source": "tasks",
 }
 
 

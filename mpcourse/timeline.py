@@ -14,7 +14,7 @@ A process is always in one of three states, and a picture colours each row by th
 record         means                                        ``detail``
 =============  ==========================================  ===========================
 ``running``    a CPU executes its code                      optional, not drawn
-``holding``    running while it holds a lock                the lock's name (``"lock A"``)
+``holding``    inside a critical section, holding a lock    the lock's name (``"lock A"``)
 ``blocked``    waits for something; uses no CPU             **what** it waits for, short:
                                                             ``"lock A"``, ``"get"``, ``"put"``,
                                                             ``"recv"``, ``"join"``, ``"accept"``,
@@ -24,8 +24,10 @@ record         means                                        ``detail``
 ``exited``     the process has ended (its row ends here)    optional, e.g. ``"exit code 0"``
 =============  ==========================================  ===========================
 
-``holding`` is *running*, drawn hatched; every ``blocked`` bar carries its ``detail`` as
-its label when it fits. Older names are still understood and drawn in this model:
+``holding`` is drawn hatched (the process holds a lock, whether it computes or sleeps
+meanwhile); every ``blocked`` bar carries its ``detail`` as its label when it fits. A
+``time.sleep`` that stands in for work is ``blocked`` too (``"sleep: cooking"``): a
+sleeping process uses no CPU. Older names are still understood and drawn in this model:
 ``waiting`` (for a lock; detail = the lock) is blocked on that lock, ``sleeping`` is
 blocked on ``sleep``, ``querying`` is blocked on ``query``, ``returned`` (a caller's function
 returned) ends the row like ``exited``, ``dying after SIGTERM`` is running a SIGTERM
@@ -58,17 +60,17 @@ import time
 from collections import namedtuple
 from collections.abc import Iterable, Iterator
 
-#: the three states of lecture 01, plus holding (running with a lock) and exited; their colours
+#: the three states of lecture 01, plus holding (a lock) and exited; their colours
 STATE_COLOURS = {
     "running": "#43a047",
-    "holding": "#43a047",      # drawn hatched: running while holding a lock
+    "holding": "#64b5f6",      # drawn hatched: inside a critical section
     "ready": "#fdd835",
     "blocked": "#9575cd",
     "exited": "#eceff1",
 }
 STATE_LABELS = {
     "running": "running (on a CPU)",
-    "holding": "running, holding a lock (hatched)",
+    "holding": "holding a lock (critical section)",
     "ready": "ready (waiting for a CPU)",
     "blocked": "blocked (on what: written on the bar)",
     "exited": "exited",
@@ -406,15 +408,14 @@ def draw_timeline(events: list[Event], title: str = "", highlight: Iterable[tupl
         row = row_of[span.pid]
         start, length = ms(span.start), max(ms(span.end) - ms(span.start), min_width)
         ax.barh(centres[row], length, left=start, height=_BAR, color=STATE_COLOURS[state],
-                edgecolor="#37474f" if state == "holding" else "none", linewidth=0.6,
+                edgecolor="#37474f" if state == "holding" else "white", linewidth=0.6,
                 hatch="///" if state == "holding" else None)
         if state == "holding":
             label = f"holds {label}"
         if label and text_width(label, 8) * _LAYOUT_DPI + 8 <= length * px_per_ms:
             ax.text(start + length / 2, centres[row], label, ha="center", va="center", fontsize=8,
                     color="#263238", parse_math=False, clip_on=True,
-                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.0}
-                    if state == "holding" else None)
+                    bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 1.0})
     for e in marks:
         row = row_of[e.pid]
         ax.vlines(ms(e.t), centres[row] - _BAR / 2 - 0.04, centres[row] + _BAR / 2, color="black", linewidth=1.2)
