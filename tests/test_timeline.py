@@ -150,3 +150,27 @@ def test_every_lecture_timeline_redraws_without_overlapping_labels(where, png):
 
 def test_the_lectures_store_timelines():
     assert len(stored_timelines()) >= 14
+
+
+def failing_lock_cases() -> list:
+    """The 03_locks mistakes of the direct check tests: their verdicts carry the feedback pictures."""
+    import test_checks_locks
+
+    return [case for case in test_checks_locks.CASES if case[3] is not None]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", failing_lock_cases(), ids=lambda c: f"{c[0]}-{c[2].__name__}")
+def test_feedback_timelines_of_the_grader_have_no_overlapping_labels(case):
+    """The grader's failure pictures (legacy state names included) follow the same layout rules."""
+    import test_checks_locks
+    from mpcourse.checks import judge_verdict
+
+    student, gid, check_fn, _phrase = case
+    answer = test_checks_locks._answer(student, gid)
+    verdict = judge_verdict(check_fn.judge, (answer,), timeout=check_fn.timeout, name=gid)
+    assert not verdict.ok and verdict.events, f"{student}: expected a failed verdict with a timeline"
+    figure = draw_timeline(verdict.events, title=verdict.title or "what your code did",
+                           highlight=verdict.highlight, highlight_label="the mistake")
+    assert overlapping_labels(figure) == []
+    assert drawing_in_png(TimelinePicture(figure).png())["events"] == sorted(verdict.events, key=lambda e: e.t)
