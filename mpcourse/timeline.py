@@ -8,7 +8,9 @@ and Windows, so events of different processes line up.
 
 The state model (lecture 01's, one for every picture of the course)
 ---------------------------------------------------------------------
-A process is always in one of three states, and a picture colours each row by them:
+A process is always running, ready or blocked; a picture colours each row by that, and adds
+two more things worth seeing: holding a lock (a critical section) and having exited. Record
+exactly these state names, with this ``detail``:
 
 =============  ==========================================  ===========================
 record         means                                        ``detail``
