@@ -212,11 +212,13 @@ class TimelinePicture:
         width, height = _png_size(png)
         return png, {"width": width * 100 // DPI, "height": height * 100 // DPI}   # shown at 100 dpi
 
-    def png(self) -> bytes:
+    def png(self, embed_events: bool = True) -> bytes:
+        """The picture as PNG bytes; ``embed_events=False`` leaves the recorded events out of it."""
         import io
 
         buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", dpi=DPI, metadata=_png_metadata(self.figure))
+        self.figure.savefig(buffer, format="png", dpi=DPI,
+                            metadata=_png_metadata(self.figure) if embed_events else {})
         return buffer.getvalue()
 
     def save(self, path: str) -> None:

@@ -125,6 +125,7 @@ def test_a_timeline_png_carries_what_redraws_it():
     drawing = drawing_in_png(picture.png())
     assert drawing["title"] == "crowded" and drawing["highlight"] == [(0.01, 0.02)]
     assert drawing["events"] == sorted(crowded_events(), key=lambda e: e.t)
+    assert drawing_in_png(picture.png(embed_events=False)) is None
     data, size = picture._repr_png_()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and size["width"] == 900      # shown at half its pixels: sharp
 
