@@ -175,3 +175,16 @@ def test_feedback_timelines_of_the_grader_have_no_overlapping_labels(case):
                            highlight=verdict.highlight, highlight_label="the mistake")
     assert overlapping_labels(figure) == []
     assert drawing_in_png(TimelinePicture(figure).png())["events"] == sorted(verdict.events, key=lambda e: e.t)
+
+
+@pytest.mark.parametrize("events", [
+    [],
+    [event(1.0, 1, "MainProcess")],
+    [event(1.0, 1, "a", "x", "mark"), event(1.0, 2, "b", "costs $5 and $6", "mark")],   # no mathtext
+    [event(1.0, 3, "w", "weird", detail="d"), event(1.5, 3, "w", "exited")],
+], ids=["no events", "one state", "marks only", "an unknown state"])
+def test_sparse_timelines_draw_without_warnings_or_overlaps(events, recwarn):
+    picture = TimelinePicture(draw_timeline(events, title="sparse"))
+    assert picture.png()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert overlapping_labels(picture.figure) == []
+    assert not [w for w in recwarn if "matplotlib" in str(w.filename)]
