@@ -14,6 +14,7 @@ Public API (submodules load on first use, so a spawned child pays only for what 
 ``DeadlineExceeded``       raised by it, with a message a student understands
 ``Timeline``               record events from any process; ``.plot()`` draws them
 ``start_method``           the start method in force
+``show_source``            show (highlighted) the code a child runs, in the notebook
 =========================  ======================================================
 """
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 from . import _startup
 
 __all__ = [
-    "DeadlineExceeded", "Timeline", "call_with_deadline", "start_method",
+    "DeadlineExceeded", "Timeline", "call_with_deadline", "show_source", "start_method",
 ]
 
 _startup.apply_start_method()
@@ -31,6 +32,7 @@ _startup.install_child_setup()
 _LAZY = {
     "call_with_deadline": "runner", "DeadlineExceeded": "runner",
     "Timeline": "timeline",
+    "show_source": "tasks",
 }
 
 

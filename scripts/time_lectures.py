@@ -3,7 +3,8 @@
 
 Runs each notebook in notebooks/ top to bottom with nbclient, in a fresh kernel whose
 environment sets COURSE_START_METHOD (the first cell, ``import mpcourse``, applies it),
-and prints a table of wall-clock seconds. The notebooks on disk are not modified.
+and prints a table of wall-clock seconds; exits 1 if a run fails or takes 60 s or more.
+The notebooks on disk are not modified.
 
     python scripts/time_lectures.py                      # all notebooks, fork spawn forkserver
     python scripts/time_lectures.py --methods spawn 07_sockets
@@ -22,6 +23,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("fork", "spawn", "forkserver")
+LIMIT = 60          # seconds one lecture may take under any start method
 
 
 def run_once(path: Path, method: str, timeout: int) -> float:
@@ -52,17 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(p.stem) for p in paths)
     print(f"{'notebook':<{width}}  " + "  ".join(f"{m:>10}" for m in methods), flush=True)
     failed = False
+    slowest = 0.0
     for path in paths:
         cells = []
         for method in methods:
             try:
-                cells.append(f"{run_once(path, method, args.timeout):>9.1f}s")
+                seconds = run_once(path, method, args.timeout)
+                slowest = max(slowest, seconds)
+                cells.append(f"{seconds:>9.1f}s")
             except Exception as exc:  # noqa: BLE001 (report and go on with the other runs)
                 failed = True
                 cells.append(f"{'FAILED':>10}")
                 print(f"{path.name} under {method}: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
         print(f"{path.stem:<{width}}  " + "  ".join(cells), flush=True)
-    return 1 if failed else 0
+    print(f"slowest: {slowest:.1f} s (each lecture must stay under {LIMIT} s)")
+    return 1 if failed or slowest >= LIMIT else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ once per start method. These tests keep the notebooks honest between those runs:
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import nbformat
@@ -112,3 +113,43 @@ def test_no_code_cell_is_longer_than_30_lines(path):
                   for i, cell in enumerate(nbformat.read(path, as_version=4).cells)
                   if cell.cell_type == "code" and len(cell.source.splitlines()) > MAX_CELL_LINES]
     assert not long_cells, f"{path.name}: cells (index, lines) longer than {MAX_CELL_LINES} lines: {long_cells}"
+
+
+CHECKLIST_HEADING = "## Review checklist"
+
+
+def checklist_references(text: str) -> list[tuple[str, int, bool]]:
+    """(notebook number, cell index, marked ✓) for every ``NN cM`` / ``cM ✓`` in the checklist.
+
+    A bare ``cM`` belongs to the last notebook named before it on the same line.
+    """
+    found = []
+    for line in text.split(CHECKLIST_HEADING, 1)[1].splitlines():
+        notebook = None
+        for match in re.finditer(r"\b(0[1-7]) c(\d+)( ✓)?|\bc(\d+)( ✓)?", line):
+            if match.group(1):
+                notebook = match.group(1)
+                found.append((notebook, int(match.group(2)), bool(match.group(3))))
+            elif notebook:
+                found.append((notebook, int(match.group(4)), bool(match.group(5))))
+    return found
+
+
+def test_the_review_checklist_points_at_cells_that_exist_and_compared_cells_where_it_says_so():
+    readme = (NOTEBOOKS[0].parent / "README.md").read_text(encoding="utf-8")
+    references = checklist_references(readme)
+    assert len(references) > 60, "the checklist in notebooks/README.md lost its cell references"
+    notebooks = {path.name[:2]: nbformat.read(path, as_version=4) for path in NOTEBOOKS}
+    for number, index, compared in references:
+        cells = notebooks[number].cells
+        assert index < len(cells), f"checklist: {number} c{index} does not exist"
+        if compared:
+            cell = cells[index]
+            assert cell.cell_type == "code" and cell.get("outputs") and not is_ignored(cell), (
+                f"checklist: {number} c{index} is marked ✓ (compared by nbval) but is not a compared code cell "
+                "with output")
+
+
+def test_the_checklist_parser_reads_notebook_and_bare_references():
+    text = f"{CHECKLIST_HEADING}\n| a | 01 c25, c26 ✓ (x) | 04 c3 |\nno notebook: c9 ✓\n"
+    assert checklist_references(text) == [("01", 25, False), ("01", 26, True), ("04", 3, False)]

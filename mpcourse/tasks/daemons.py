@@ -36,7 +36,7 @@ def sleep_in_steps(seconds: float, step: float = 0.02) -> None:
 def attend(tl: Timeline, ready: multiprocessing.synchronize.Event, seconds: float) -> None:
     """The consort (a daemon): plans to attend for ``seconds``; recorded, so we see when she is ended."""
     record_death_by_sigterm(tl)
-    tl.state("running", "attending")
+    tl.state("blocked", "sleep: attending")
     ready.set()
     sleep_in_steps(seconds)
     tl.state("exited", "finished")
@@ -44,7 +44,7 @@ def attend(tl: Timeline, ready: multiprocessing.synchronize.Event, seconds: floa
 
 def govern(tl: Timeline, seconds: float) -> None:
     """The minister (not a daemon): works for ``seconds`` and then exits on his own."""
-    tl.state("running", "governing")
+    tl.state("blocked", "sleep: governing")
     sleep_in_steps(seconds)
     tl.state("exited", "finished")
 
@@ -55,7 +55,7 @@ def reign(tl: Timeline, reign_seconds: float, consort_seconds: float, minister_s
     When this function returns, multiprocessing ends the interpreter: it terminates daemonic
     children and joins the others. That is what the timeline shows.
     """
-    tl.state("running", "reigning")
+    tl.state("blocked", "sleep: reigning")
     ready = multiprocessing.Event()
     consort = multiprocessing.Process(target=attend, args=(tl, ready, consort_seconds),
                                       name="consort (daemon)", daemon=True)
@@ -64,12 +64,12 @@ def reign(tl: Timeline, reign_seconds: float, consort_seconds: float, minister_s
     minister.start()
     ready.wait(30)                    # the consort is up and has her SIGTERM recorder in place
     sleep_in_steps(reign_seconds)
-    tl.state("blocked", "exiting: terminate daemons, join the others")
+    tl.state("blocked", "exiting: join the non-daemons")
 
 
 def reign_and_report(tl: Timeline, conn: multiprocessing.connection.Connection, consort_seconds: float) -> None:
     """An emperor who reports his consort's pid and then reigns until he is killed."""
-    tl.state("running", "reigning")
+    tl.state("blocked", "sleep: reigning")
     ready = multiprocessing.Event()
     consort = multiprocessing.Process(target=attend, args=(tl, ready, consort_seconds),
                                       name="consort (daemon)", daemon=True)
@@ -94,7 +94,7 @@ def download_in_background(tl: Timeline, chunks: int, seconds_per_chunk: float,
                            out: multiprocessing.Queue) -> None:
     """A prefetcher (a daemon): fetches chunks one by one and hands each over through ``out``."""
     record_death_by_sigterm(tl)
-    tl.state("blocked", "network")         # the sleep stands in for waiting on a server
+    tl.state("blocked", "sleep: download")         # the sleep stands in for waiting on a server
     for i in range(chunks):
         sleep_in_steps(seconds_per_chunk)
         tl.mark(f"chunk {i}")
@@ -105,7 +105,7 @@ def download_in_background(tl: Timeline, chunks: int, seconds_per_chunk: float,
 def work_for(tl: Timeline, seconds: float) -> None:
     """A job that takes ``seconds``: longer than the parent is willing to wait."""
     record_death_by_sigterm(tl)
-    tl.state("running", "working")
+    tl.state("blocked", "sleep: working")
     sleep_in_steps(seconds)
     tl.state("exited", "finished")
 
@@ -114,6 +114,6 @@ def ignore_sigterm(tl: Timeline, ready: multiprocessing.synchronize.Event) -> No
     """A stubborn child that ignores SIGTERM: only kill() (SIGKILL, which cannot be caught) ends it."""
     if os.name == "posix":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    tl.state("running", "ignoring SIGTERM")
+    tl.state("blocked", "sleep, ignoring SIGTERM")
     ready.set()
     sleep_in_steps(60)

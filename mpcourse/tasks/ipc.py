@@ -4,7 +4,9 @@ Children never print: everything they produce travels back through the channel t
 is about (a pipe, a file, a socket, shared memory, a manager).
 
 Run as ``python -m mpcourse.tasks.ipc write-fd FD TEXT``, it writes TEXT into file
-descriptor FD: the child of the ``os.pipe()`` demo.
+descriptor FD: the child of the ``os.pipe()`` demo. ``python -m mpcourse.tasks.ipc attach
+NAME`` attaches to a shared memory block and exits: an unrelated program, for the
+resource-tracker demo.
 """
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ import multiprocessing.synchronize
 import os
 import socket
 import sys
+import threading
+import time
 from multiprocessing import shared_memory
+from multiprocessing.managers import BaseManager
 
 from ..timeline import Timeline
 
@@ -31,7 +36,9 @@ def answer_lengths(tl: Timeline, conn: Connection) -> None:
         text = conn.recv()
         if text is None:
             break
-        tl.state("running")
+        tl.state("blocked", "sleep: counting")
+        time.sleep(0.05)                  # a slow answer, so the picture shows who waits for whom
+        tl.mark("send")
         conn.send(len(text))
     conn.close()
     tl.state("exited")
@@ -91,7 +98,7 @@ def shout_in_shared_memory(name: str, size: int) -> None:
 # --- Manager ---------------------------------------------------------------------------------
 
 def append_many(items, who: str, times: int) -> None:
-    """Append to a manager list: each append is one proxy call, and the manager runs calls one at a time."""
+    """Append to a manager list: one proxy call each; ``list.append`` is atomic under the server's GIL."""
     for i in range(times):
         items.append(f"{who}-{i}")
 
@@ -110,6 +117,53 @@ def decrement_with_lock(d, rounds: int, lock) -> None:
     for _ in range(rounds):
         with lock:
             d["n"] = d["n"] - 1
+
+
+class Tally:
+    """A plain class, registered with a manager: its methods run in the manager's server process.
+
+    ``add`` is a read-modify-write in Python code. The server runs each connection's calls
+    in a thread of its own, so two ``add`` calls from two processes run at the same time
+    and one update is lost. The barrier between the read and the write makes that happen on
+    every run; if the server ran calls one at a time, it would time out instead.
+    """
+
+    def __init__(self, racers: int = 2):
+        self.n = 0
+        self._all_read = threading.Barrier(racers, timeout=10)
+        self.threads: set[str] = set()
+
+    def add(self, amount: int) -> None:
+        self.threads.add(threading.current_thread().name)
+        n = self.n                        # read
+        self._all_read.wait()             # every caller has read: the calls run at once
+        self.n = n + amount               # write
+
+    def value(self) -> int:
+        return self.n
+
+    def server_threads(self) -> int:
+        """How many different server threads ran ``add``."""
+        return len(self.threads)
+
+
+class TallyManager(BaseManager):
+    """A manager whose server owns ``Tally`` objects."""
+
+
+TallyManager.register("Tally", Tally)
+
+
+def add_to_tally(tally, amount: int) -> None:
+    """One proxy call: ``tally.add(amount)`` runs in the manager's server."""
+    tally.add(amount)
+
+
+def append_slowly(items, go: multiprocessing.synchronize.Event, times: int) -> None:
+    """Append to a manager list only after the parent's ``go``: slower than any fixed sleep the parent picks."""
+    go.wait(30)
+    for i in range(times):
+        items.append(i)
 
 
 # --- throughput: the receiving ends ------------------------------------------------------------
@@ -154,7 +208,6 @@ def seconds_to_send(route: str, payload: bytes, count: int) -> float:
     The child is started and has said "ready" before the clock starts, so process start-up is
     not counted; the clock stops when the child acknowledges the last message.
     """
-    import time
 
     ctx = multiprocessing.get_context()
     if route == "Pipe":
@@ -200,5 +253,13 @@ def seconds_to_send(route: str, payload: bytes, count: int) -> float:
     return elapsed
 
 
+def attach_and_exit(name: str) -> None:
+    """An unrelated program attaches to a shared memory block by name, reads it, and exits."""
+    block = shared_memory.SharedMemory(name=name)
+    block.close()
+
+
 if __name__ == "__main__" and len(sys.argv) == 4 and sys.argv[1] == "write-fd":
     write_to_fd(int(sys.argv[2]), sys.argv[3])
+if __name__ == "__main__" and len(sys.argv) == 3 and sys.argv[1] == "attach":
+    attach_and_exit(sys.argv[2])

@@ -14,6 +14,7 @@ import json
 import multiprocessing
 import multiprocessing.sharedctypes
 import multiprocessing.synchronize
+import os
 import time
 
 from ..timeline import Event, Timeline
@@ -31,7 +32,7 @@ def _serve_customer(tl: Timeline, opening: Barrier | None, at_till: Barrier | No
     """Work that needs no shared data: any number of clerks may do it at the same time."""
     if opening is not None:
         opening.wait(PATIENCE)            # the bank opens: every clerk starts at once
-    tl.state("running", "serving")
+    tl.state("blocked", "sleep: serving")
     time.sleep(SERVE)
     if at_till is not None:
         at_till.wait(PATIENCE)            # and every clerk reaches the till together
@@ -60,7 +61,7 @@ def withdraw_with_lock(tl: Timeline, account, amount: int, lock: Lock, opening: 
                        at_till: Barrier | None = None) -> None:
     """Withdraw holding the one shared lock around the read-modify-write, and only around it."""
     _serve_customer(tl, opening, at_till)
-    tl.state("waiting", "lock")
+    tl.state("blocked", "lock")
     with lock:
         tl.state("holding", "lock")
         _read_modify_write(tl, account, amount, None)
@@ -73,7 +74,7 @@ def withdraw_with_own_lock(tl: Timeline, account, amount: int, opening: Barrier 
     """Withdraw under a lock this process creates for itself: nobody else uses it, so it protects nothing."""
     _serve_customer(tl, opening)
     my_lock = multiprocessing.Lock()      # the bug: a new lock per process (per call)
-    tl.state("waiting", "own lock")
+    tl.state("blocked", "own lock")
     with my_lock:
         tl.state("holding", "own lock")
         _read_modify_write(tl, account, amount, all_read)
@@ -108,6 +109,77 @@ def increment_many(counter, times: int, opening: Barrier) -> None:
         counter.value += 1
 
 
+# --- the seed's "acquire is like an if", and the fairness a lock does not promise ----------
+
+def enter_with_an_if(tl: Timeline, taken, both_checked: Barrier) -> None:
+    """The seed's pseudo-lock, ``if my_lock == False: my_lock = True``: a check, then an act.
+
+    ``taken`` is a shared flag (a ``Value``). Between the check and the act another process
+    can check too; the barrier makes that happen on every run.
+    """
+    tl.state("running")
+    if not taken.value:                   # check: the "lock" looks free...
+        both_checked.wait(PATIENCE)       # (the worst case, every run: the other one checks now too)
+        taken.value = True                # ...act: take it
+        tl.state("holding", "the flag")
+        time.sleep(0.1)                   # the critical section
+        taken.value = False
+    tl.state("exited")
+
+
+def _run_on_cpu(cpu: int | None) -> None:
+    """Stay on one CPU (Linux), so the demo's outcome does not depend on where the OS puts us."""
+    if cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {cpu})
+
+
+def hog_the_lock(tl: Timeline, lock: Lock, events: tuple, turns, rounds: int, out, cpu: int | None = None) -> None:
+    """In each round: take the lock, let the other process queue up for it, then release and at once
+    re-acquire it. Reports in how many rounds this process got the lock back ahead of the process
+    that was already waiting: a Lock promises exclusion, not first-come-first-served.
+    """
+    hog_holds, asked, had_turn = events
+    _run_on_cpu(cpu)
+    took_it_back = 0
+    for _ in range(rounds):
+        lock.acquire()
+        tl.state("holding", "lock")
+        hog_holds.set()
+        asked.wait(PATIENCE)
+        asked.clear()
+        time.sleep(0.02)                  # the other process is blocked inside acquire() by now
+        before = turns.value
+        lock.release()
+        lock.acquire()                    # the other one was first in line: who gets the lock?
+        took_it_back += turns.value == before
+        tl.mark("took it back" if turns.value == before else "lost it")
+        tl.state("running")
+        lock.release()                    # now let it have its turn
+        had_turn.wait(PATIENCE)
+        had_turn.clear()
+    tl.state("exited")
+    out.put(took_it_back)
+
+
+def wait_for_the_lock(tl: Timeline, lock: Lock, events: tuple, turns, rounds: int, cpu: int | None = None) -> None:
+    """In each round: once the hog holds the lock, ask for it, and count a turn when it is ours."""
+    hog_holds, asked, had_turn = events
+    _run_on_cpu(cpu)
+    tl.state("running")
+    for _ in range(rounds):
+        hog_holds.wait(PATIENCE)
+        hog_holds.clear()
+        tl.state("blocked", "lock")
+        asked.set()
+        with lock:
+            tl.state("holding", "lock")
+            tl.mark("got it")
+            turns.value += 1
+        tl.state("running")
+        had_turn.set()
+    tl.state("exited")
+
+
 # --- the ticket counter (抢票): a JSON file is the database --------------------------------
 
 QUERY, BUY = 0.1, 0.05
@@ -115,7 +187,7 @@ QUERY, BUY = 0.1, 0.05
 
 def query_tickets(tl: Timeline, db: str, opening: Barrier | None = None) -> int:
     """Look up how many tickets are left: read-only and slow (a round trip to the database)."""
-    tl.state("querying", "query")
+    tl.state("blocked", "query")
     if opening is not None:
         opening.wait(PATIENCE)            # the office opens at 9:00: every query is answered from then on
     with open(db, encoding="utf-8") as f:
@@ -145,7 +217,7 @@ def book_with_fine_lock(tl: Timeline, db: str, name: str, lock: Lock, opening: B
     """Query outside the lock (queries may overlap), buy under it (one buyer at a time)."""
     tl.state("running")
     query_tickets(tl, db, opening)
-    tl.state("waiting", "lock")
+    tl.state("blocked", "lock")
     with lock:
         tl.state("holding", "lock")
         buy_ticket(tl, db, name)
@@ -156,7 +228,7 @@ def book_with_fine_lock(tl: Timeline, db: str, name: str, lock: Lock, opening: B
 def book_with_coarse_lock(tl: Timeline, db: str, name: str, lock: Lock, opening: Barrier) -> None:
     """Query and buy both under the lock: still correct, but now even the queries wait in line."""
     opening.wait(PATIENCE)
-    tl.state("waiting", "lock")
+    tl.state("blocked", "lock")
     with lock:
         tl.state("holding", "lock")
         query_tickets(tl, db)
@@ -187,13 +259,13 @@ def transfer(tl: Timeline, locks: dict, accounts: dict, src: str, dst: str, amou
     """
     first, second = sorted((src, dst)) if ordered else (src, dst)
     opening.wait(PATIENCE)
-    tl.state("waiting", f"lock {first}")
+    tl.state("blocked", f"lock {first}")
     with locks[first]:
         tl.state("holding", f"lock {first}")
         time.sleep(0.1)                   # some work while holding the first lock
         if both_hold is not None:
             both_hold.wait(PATIENCE)      # the worst case, every run: both hold their first lock
-        tl.state("waiting", f"lock {second}")
+        tl.state("blocked", f"lock {second}")
         with locks[second]:
             tl.state("holding", f"locks {first}+{second}")
             accounts[src].value -= amount

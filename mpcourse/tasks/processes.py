@@ -5,6 +5,7 @@ They send results back through a Queue or record events on a Timeline instead.
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import multiprocessing.synchronize
 import os
@@ -15,6 +16,9 @@ import time
 
 from ..timeline import Timeline
 
+#: a number in this module's memory: under fork, parent and child see it at the same (virtual) address
+NUMBER = ctypes.c_long(1)
+
 #: a module-level setting that lecture 01 changes in the parent to show what each start method copies
 SETTING = "the value written in the source file"
 
@@ -24,6 +28,20 @@ def burn_cpu(seconds: float) -> None:
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         pass
+
+
+def count_down(n: int) -> int:
+    """Pure-Python CPU work: no I/O, no waiting, so the thread that runs it holds the GIL throughout."""
+    while n:
+        n -= 1
+    return n
+
+
+def count_down_and_report(n: int, out: multiprocessing.Queue) -> None:
+    """Count down and report (start, end, CPU seconds): a process has a GIL of its own."""
+    start, cpu = time.perf_counter(), time.process_time()
+    count_down(n)
+    out.put((start, time.perf_counter(), time.process_time() - cpu))
 
 
 def measure_cpu_share(seconds: float, out: multiprocessing.Queue) -> None:
@@ -54,9 +72,9 @@ def say_hello(out: multiprocessing.Queue) -> None:
 
 def nap(tl: Timeline, go: multiprocessing.synchronize.Event, seconds: float) -> None:
     """Wait for the parent's go, sleep for ``seconds``, and record it all on the timeline."""
-    tl.state("blocked", "go")
+    tl.state("blocked", "go.wait()")
     go.wait(60)
-    tl.state("sleeping")
+    tl.state("blocked", "sleep")
     time.sleep(seconds)
     tl.state("exited")
 
@@ -82,6 +100,12 @@ def change_setting(out: multiprocessing.Queue) -> None:
     out.put((before, SETTING))
 
 
+def change_number(out: multiprocessing.Queue) -> None:
+    """Write 2 into NUMBER and report its address and value: the same address as the parent's, another memory."""
+    NUMBER.value = 2
+    out.put((ctypes.addressof(NUMBER), NUMBER.value))
+
+
 def report_setting(out: multiprocessing.Queue) -> None:
     """Report the SETTING this process sees: what did the start method copy from the parent?"""
     out.put(SETTING)
@@ -97,7 +121,7 @@ def report_niceness(tl: Timeline, out: multiprocessing.Queue, seconds: float) ->
     """Record our scheduling priority now and ``seconds`` later, while the parent is inside join()."""
     tl.state("running")
     before = os.nice(0) if hasattr(os, "nice") else 0
-    tl.state("sleeping")
+    tl.state("blocked", "sleep")
     time.sleep(seconds)
     tl.state("running")
     after = os.nice(0) if hasattr(os, "nice") else 0
@@ -107,7 +131,7 @@ def report_niceness(tl: Timeline, out: multiprocessing.Queue, seconds: float) ->
 
 def sleep_forever(tl: Timeline) -> None:
     """Sleep far longer than any demo; the parent ends us with terminate()."""
-    tl.state("sleeping")
+    tl.state("blocked", "sleep")
     try:
         time.sleep(60)
     finally:
@@ -118,13 +142,13 @@ def clean_up_on_sigterm(tl: Timeline, ready: multiprocessing.synchronize.Event, 
     """Catch SIGTERM and spend ``cleanup`` seconds tidying up: terminate() does not end us at once."""
 
     def on_sigterm(signum, frame):
-        tl.state("running", "cleaning up")
+        tl.state("blocked", "sleep: cleaning up")
         time.sleep(cleanup)
         tl.state("exited")
         os._exit(0)
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    tl.state("sleeping")
+    tl.state("blocked", "sleep")
     ready.set()                # an Event, not a Queue: a queue's feeder thread could catch the signal
     for _ in range(600):       # short sleeps: Python runs a handler between them at the latest
         time.sleep(0.1)

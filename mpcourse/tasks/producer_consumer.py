@@ -23,9 +23,10 @@ def cook_and_wait(conn: Connection, dishes: list[str], cook_time: float, tl: Tim
     """
     tl.state("running")
     for dish in dishes:
-        time.sleep(cook_time)                       # cooking
+        tl.state("blocked", "sleep: cooking")     # a sleep stands in for cooking
+        time.sleep(cook_time)
         conn.send(dish)
-        with tl.span("blocked", "waits for the diner"):
+        with tl.span("blocked", "recv: diner done?"):
             conn.recv()                             # "finished, next please"
     conn.send(None)
     conn.close()
@@ -37,11 +38,12 @@ def eat_and_ask(conn: Connection, eat_time: float, results: Queue, tl: Timeline)
     tl.state("running")
     eaten = []
     while True:
-        with tl.span("blocked", "waits for the cook"):
+        with tl.span("blocked", "recv: a dish"):
             dish = conn.recv()
         if dish is None:
             break
-        time.sleep(eat_time)                        # eating
+        tl.state("blocked", "sleep: eating")      # a sleep stands in for eating
+        time.sleep(eat_time)
         tl.mark("ate")
         eaten.append(dish)
         conn.send("next")
@@ -56,7 +58,8 @@ def cook(q: Queue, dishes: list[str], cook_time: float, tl: Timeline) -> None:
     """A producer: cook each dish and put it on the queue; ``put`` blocks only when a bounded queue is full."""
     tl.state("running")
     for dish in dishes:
-        time.sleep(cook_time)                       # cooking
+        tl.state("blocked", "sleep: cooking")     # a sleep stands in for cooking
+        time.sleep(cook_time)
         with tl.span("blocked", "put"):
             q.put(dish)
     tl.state("exited")
@@ -74,7 +77,8 @@ def eat(q: Queue, eat_time: float, results: Queue, tl: Timeline) -> None:
             dish = q.get()
         if dish is None:
             break
-        time.sleep(eat_time)                        # eating
+        tl.state("blocked", "sleep: eating")      # a sleep stands in for eating
+        time.sleep(eat_time)
         tl.mark("ate")
         eaten.append(dish)
     results.put(eaten)
@@ -88,7 +92,8 @@ def eat_forever(q: JoinableQueue, eat_time: float, results: Queue, tl: Timeline)
     while True:
         with tl.span("blocked", "get"):
             dish = q.get()
-        time.sleep(eat_time)                        # eating
+        tl.state("blocked", "sleep: eating")      # a sleep stands in for eating
+        time.sleep(eat_time)
         results.put(dish)
         tl.mark("ate")
         q.task_done()

@@ -17,7 +17,7 @@ from ..timeline import Timeline
 
 def put_items(q: Queue, items: list, start_after: float, tl: Timeline) -> None:
     """A fast producer: after ``start_after`` s, put every item; ``put`` blocks while the queue is full."""
-    tl.state("running")
+    tl.state("blocked", "sleep: preparing")
     time.sleep(start_after)
     for item in items:
         with tl.span("blocked", "put"):
@@ -35,6 +35,7 @@ def get_items(q: Queue, n: int, work: float, results: Queue, tl: Timeline) -> No
             item = q.get()
         tl.mark(f"got {item}")
         got.append(item)
+        tl.state("blocked", "sleep: work")
         time.sleep(work)
     results.put(got)
     tl.state("exited")
@@ -85,6 +86,7 @@ def square_tasks(q: JoinableQueue, results: Queue, work: float, tl: Timeline) ->
             try:
                 if task is None:          # the sentinel (哨兵): no more tasks
                     return
+                tl.state("blocked", "sleep: work")
                 time.sleep(work)
                 results.put((task, task * task))
                 tl.mark(f"{task}²")
@@ -97,7 +99,7 @@ def square_tasks(q: JoinableQueue, results: Queue, work: float, tl: Timeline) ->
 def put_big_result(q: Queue, size: int, tl: Timeline) -> None:
     """Put one result of ``size`` bytes, then do explicitly what every process does at exit:
     wait for the queue's feeder thread to write all of it into the pipe. A pipe holds only
-    about 64 KiB, so that wait lasts until another process reads the result."""
+    64 KiB on Linux (less on some systems), so that wait lasts until another process reads it."""
     tl.state("running")
     q.put(b"x" * size)
     tl.mark("put returned")

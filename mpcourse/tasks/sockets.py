@@ -102,7 +102,7 @@ def udp_server_losing_first(port_q: Queue, n: int, tl: Timeline) -> None:
             with tl.span("blocked", "recvfrom"):
                 data, addr = sock.recvfrom(65535)         # no accept(): any client, any time
             if i == 0:
-                tl.mark("lost!")
+                tl.mark("dropped (lost)")
                 continue
             sock.sendto(data.upper(), addr)               # reply to whoever sent it
             tl.mark("reply")
@@ -120,6 +120,7 @@ def handle_client(conn: socket.socket, work: float, tl: Timeline) -> None:
     with conn:
         with tl.span("blocked", "recv"):
             request = recv_msg(conn)
+        tl.state("blocked", "sleep: handling")
         time.sleep(work)                                  # the slow part of serving
         send_msg(conn, request.upper())
         tl.mark("reply")
@@ -137,7 +138,7 @@ def tcp_client(port: int, request: bytes, results: Queue, tl: Timeline) -> None:
     tl.state("running")
     with socket.create_connection((HOST, port)) as sock:
         send_msg(sock, request)
-        with tl.span("blocked", "waits for the reply"):
+        with tl.span("blocked", "recv: the reply"):
             reply = recv_msg(sock)
     results.put(reply)
     tl.state("exited")
