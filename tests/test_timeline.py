@@ -153,24 +153,39 @@ def test_the_lectures_store_timelines():
     assert len(stored_timelines()) >= 14
 
 
-def failing_lock_cases() -> list:
-    """The 03_locks mistakes of the direct check tests: their verdicts carry the feedback pictures."""
-    import test_checks_locks
+CHECK_TEST_MODULES = ("test_checks_locks", "test_checks_processes_daemons", "test_checks_ipc_queues",
+                      "test_checks_pc_sockets")
 
-    return [case for case in test_checks_locks.CASES if case[3] is not None]
+
+def failing_cases() -> list:
+    """The mistakes of every direct check test module (``CASES``: corpus file, answer, check, phrase, ...)."""
+    import importlib
+
+    found = []
+    for name in CHECK_TEST_MODULES:
+        module = importlib.import_module(name)
+        if not hasattr(module, "_answer"):
+            continue
+        for case in getattr(module, "CASES", []):
+            if len(case) >= 4 and hasattr(case[2], "judge") and case[3] is not None:
+                found.append((module, case))
+    return found
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", failing_lock_cases(), ids=lambda c: f"{c[0]}-{c[2].__name__}")
-def test_feedback_timelines_of_the_grader_have_no_overlapping_labels(case):
-    """The grader's failure pictures (legacy state names included) follow the same layout rules."""
-    import test_checks_locks
-    from mpcourse.checks import judge_verdict
+@pytest.mark.parametrize(("module", "case"), failing_cases(), ids=lambda v: v[0] if isinstance(v, tuple) else "")
+def test_feedback_timelines_of_the_grader_have_no_overlapping_labels(module, case):
+    """The grader's failure pictures follow the same layout rules as the lectures'."""
+    from mpcourse.checks import handover
+    from mpcourse.judge import run_check
 
-    student, gid, check_fn, _phrase = case
-    answer = test_checks_locks._answer(student, gid)
-    verdict = judge_verdict(check_fn.judge, (answer,), timeout=check_fn.timeout, name=gid)
-    assert not verdict.ok and verdict.events, f"{student}: expected a failed verdict with a timeline"
+    student, gid, check_fn = case[:3]
+    answer = module._answer(student, gid)
+    objects = answer if isinstance(answer, tuple) else (answer,)
+    verdict = run_check(check_fn.judge, handover(gid, objects), timeout=check_fn.timeout, name=gid)
+    assert not verdict.ok, f"{student}: expected a failed verdict"
+    if not verdict.events:
+        return                               # a one-process mistake: the sentence only, no picture
     figure = draw_timeline(verdict.events, title=verdict.title or "what your code did",
                            highlight=verdict.highlight, highlight_label="the mistake")
     assert overlapping_labels(figure) == []
