@@ -73,8 +73,10 @@ c.Exchange.root = os.environ.get("MPCOURSE_EXCHANGE", os.path.join(c.CourseDirec
 c.Exchange.assignment_dir = c.CourseDirectory.root
 c.Exchange.path_includes_course = True
 # nbgrader's exchange copies what CourseDirectory.ignore lets through, and "*" above lets
-# nothing through: these classes copy the notebooks (mpcourse/exchange.py).
+# nothing through: these classes copy the notebooks and the submission's receipts
+# (mpcourse/exchange.py).
 c.ExchangeFactory.release_assignment = "mpcourse.exchange.ReleaseAssignment"
 c.ExchangeFactory.fetch_assignment = "mpcourse.exchange.FetchAssignment"
 c.ExchangeFactory.submit = "mpcourse.exchange.Submit"
 c.ExchangeFactory.collect = "mpcourse.exchange.Collect"
+c.ExchangeFactory.release_feedback = "mpcourse.exchange.ReleaseFeedback"

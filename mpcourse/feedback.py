@@ -43,7 +43,7 @@ class NameExercises(_FeedbackPreprocessor):
     """Label each graded cell with its exercise, and each timeline picture with its sentence.
 
     A test cell's grade_id starts with its answer's grade_id (``withdraw_hidden`` belongs to
-    ``withdraw``); the label is kept in ``cell.metadata.mpcourse.label`` for the template.
+    ``withdraw``); the template reads ``cell.metadata.mpcourse`` (``exercise``, ``label``).
     Runs before the hidden tests are cleared, which is how it tells hidden from visible.
     """
 
@@ -53,7 +53,8 @@ class NameExercises(_FeedbackPreprocessor):
         for cell in nb.cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade_id") and (meta.get("grade") or meta.get("solution") or meta.get("task")):
-                cell.metadata["mpcourse"] = {"label": self._label(cell, meta, answers)}
+                cell.metadata["mpcourse"] = {"exercise": _exercise(meta["grade_id"], answers),
+                                             "label": self._label(cell, meta, answers)}
             self._describe_pictures(cell)
         return nb, resources
 

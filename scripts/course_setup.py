@@ -3,7 +3,7 @@
     python scripts/course_setup.py            # release every assignment into the exchange
     python scripts/course_setup.py --copy     # no exchange: copy every assignment to work on
 
-The first form runs ``nbgrader release_assignment`` for every folder in ``release/``, into
+The first form does ``nbgrader release_assignment --force`` for every folder in ``release/``, into
 the exchange that ``nbgrader_config.py`` names (``exchange/`` here, unless MPCOURSE_EXCHANGE
 points elsewhere). JupyterLab's Assignment List then shows them; *Fetch* makes the student's
 working copy in ``py-multiprocessing/<assignment>/``, *Submit* hands it in for
@@ -17,9 +17,7 @@ Neither form ever writes into ``release/``, which is the committed student versi
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,52 +26,54 @@ from traitlets.config.loader import PyFileConfigLoader
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _config():
-    return PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+def load_config(root: Path = ROOT):
+    """The course's nbgrader_config.py, as nbgrader reads it."""
+    return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
 
 
-def working_folder(config=None) -> Path:
+def working_folder(root: Path = ROOT, config=None) -> Path:
     """Where Fetch (and ``--copy``) put a student's copies: the exchange's assignment_dir/<course id>."""
-    config = config or _config()
-    folder = Path(config.Exchange.assignment_dir or ROOT)
+    config = config or load_config(root)
+    folder = Path(config.Exchange.assignment_dir or root)
     if config.Exchange.path_includes_course:
         folder /= config.CourseDirectory.course_id
     return folder
 
 
-def assignments() -> list[str]:
-    return sorted(p.name for p in (ROOT / "release").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+def assignments(root: Path = ROOT) -> list[str]:
+    return sorted(p.name for p in (root / "release").iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def release_all() -> int:
+def release_all(root: Path = ROOT) -> int:
     if sys.platform == "win32":
         print("nbgrader's exchange does not run on Windows: use `python scripts/course_setup.py --copy`.",
               file=sys.stderr)
         return 2
-    env = dict(os.environ)
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    for name in assignments():
-        done = subprocess.run([sys.executable, "-m", "nbgrader", "release_assignment", name, "--force"],
-                              cwd=ROOT, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            print(f"releasing {name} failed:\n{done.stdout}{done.stderr}", file=sys.stderr)
-            return done.returncode
+    from nbgrader.apps import NbGraderAPI
+
+    config = load_config(root)
+    config.ExchangeReleaseAssignment.force = True          # running it again re-releases
+    api = NbGraderAPI(config=config)                        # one process for all: nbgrader starts slowly
+    for name in assignments(root):
+        result = api.release_assignment(name)
+        if not result["success"]:
+            print(f"releasing {name} failed:\n{result.get('log', '')}{result.get('error', '')}", file=sys.stderr)
+            return 1
         print(f"released {name}")
-    config = _config()
     print(f"exchange: {config.Exchange.root} (course {config.CourseDirectory.course_id}); "
-          f"Fetch puts your copy in {working_folder(config)}")
+          f"Fetch puts your copy in {working_folder(root, config)}")
     return 0
 
 
-def copy_all() -> int:
-    folder = working_folder()
-    for name in assignments():
+def copy_all(root: Path = ROOT) -> int:
+    folder = working_folder(root)
+    for name in assignments(root):
         dest = folder / name
         if dest.exists():
             print(f"kept your copy {dest}")
             continue
         dest.mkdir(parents=True)
-        for notebook in sorted((ROOT / "release" / name).glob("*.ipynb")):
+        for notebook in sorted((root / "release" / name).glob("*.ipynb")):
             shutil.copyfile(notebook, dest / notebook.name)
         print(f"copied {name} to {dest}")
     return 0
