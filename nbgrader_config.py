@@ -80,3 +80,6 @@ c.ExchangeFactory.fetch_assignment = "mpcourse.exchange.FetchAssignment"
 c.ExchangeFactory.submit = "mpcourse.exchange.Submit"
 c.ExchangeFactory.collect = "mpcourse.exchange.Collect"
 c.ExchangeFactory.release_feedback = "mpcourse.exchange.ReleaseFeedback"
+# Formgrader's "Current configuration" panel dumps the configuration as JSON, which fails on
+# JupyterLab's own extension settings and logs "Formgrader config is not serializable".
+c.FormgradeExtension.debug = False

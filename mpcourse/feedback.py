@@ -60,12 +60,17 @@ class NameExercises(_FeedbackPreprocessor):
 
     @staticmethod
     def _label(cell, meta, answers: list[str]) -> str:
-        name = _exercise(meta["grade_id"], answers)
+        """``withdraw: your answer``, ``withdraw: test``, ``book_ticket: hidden test (queries)``."""
+        grade_id = meta["grade_id"]
+        name = _exercise(grade_id, answers)
         if meta.get("solution"):
             return f"{name}: your answer"
-        if cell.cell_type == "code" and meta.get("grade"):
-            return f"{name}: {'hidden test' if HIDDEN_MARK in cell.source else 'test'}"
-        return name
+        if not (cell.cell_type == "code" and meta.get("grade")):
+            return name
+        rest = grade_id[len(name) + 1:].split("_") if grade_id.startswith(name + "_") else []
+        detail = " ".join(word for word in rest if word not in {"test", "tests", "hidden"})
+        kind = "hidden test" if HIDDEN_MARK in cell.source else "test"
+        return f"{name}: {kind}" + (f" ({detail})" if detail else "")
 
     @staticmethod
     def _describe_pictures(cell) -> None:

@@ -12,7 +12,7 @@ The test starts its own JupyterLab (the README's ``jupyter lab START.ipynb``) on
 copy of the course with its own nbgrader exchange, and stops it by pid. Chromium is
 Debian's (``/usr/bin/chromium``, or ``MPCOURSE_CHROMIUM``), driven by Playwright through
 ``executable_path``. Every step leaves a screenshot in ``artifacts/browser/`` (or
-``MPCOURSE_ARTIFACTS``), with the server's log.
+``MPCOURSE_ARTIFACTS``), with the server's log, which must hold no configuration warning.
 """
 from __future__ import annotations
 
@@ -60,6 +60,7 @@ class Lab:
     url: str
     token: str
     root: Path
+    log: Path
 
     def address(self, path: str, query: str = "") -> str:
         return f"{self.url}/{path.lstrip('/')}?{query + '&' if query else ''}token={self.token}"
@@ -135,13 +136,14 @@ def lab(marker, tmp_path_factory):
     env[RUN_MARKER] = marker
     port, token = _free_port(), uuid.uuid4().hex
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with open(ARTIFACTS / "jupyterlab.log", "w", encoding="utf-8") as log:
+    log_path = ARTIFACTS / f"jupyterlab-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}.log"
+    with open(log_path, "w", encoding="utf-8") as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "jupyter", "lab", "START.ipynb", "--no-browser", "--ServerApp.ip=127.0.0.1",
              f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
              "--ServerApp.allow_root=True"],
             cwd=course, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        lab = Lab(f"http://127.0.0.1:{port}", token, course)
+        lab = Lab(f"http://127.0.0.1:{port}", token, course, log_path)
         try:
             _set_up_as_the_instructor(course)
             _wait_until_up(lab, server)
@@ -159,14 +161,14 @@ def _wait_until_up(lab: Lab, server: subprocess.Popen, timeout: float = 120) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise AssertionError(f"JupyterLab exited with {server.returncode}: see {ARTIFACTS / 'jupyterlab.log'}")
+            raise AssertionError(f"JupyterLab exited with {server.returncode}: see {lab.log}")
         try:
             with urllib.request.urlopen(lab.address("/api/status"), timeout=5) as reply:
                 if reply.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    raise AssertionError(f"JupyterLab did not answer in {timeout:.0f} s: see {ARTIFACTS / 'jupyterlab.log'}")
+    raise AssertionError(f"JupyterLab did not answer in {timeout:.0f} s: see {lab.log}")
 
 
 @pytest.fixture(scope="module")
@@ -388,3 +390,5 @@ def test_student_fetches_fails_fixes_validates_submits_and_is_graded(page, lab):
     assert page.evaluate("document.documentElement.scrollWidth") <= width, "the page scrolls sideways"
     assert "check_book_ticket_queries_concurrently" not in page.content(), "a hidden test's code shows"
     snap(page, "3-4-feedback-sentence")
+    warnings = re.findall(r".*(?:not recognized|not serializable).*", lab.log.read_text(encoding="utf-8"))
+    assert not warnings, f"configuration warnings in JupyterLab's log: {warnings}"
