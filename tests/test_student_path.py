@@ -73,34 +73,40 @@ def test_exchange_round_trip_with_nbgrader_commands_leaves_git_clean(tmp_path, m
                  for p in (course / folder).rglob("*") if p.is_file()}
     committed |= {".gitignore", "nbgrader_config.py", "scripts/course_setup.py"}
     student = getpass.getuser()
-    _setup(course)                               # the local exchange, the assignment released into it
+    setup = _setup(course)                       # the local exchange, the assignment released into it
+    runs = [setup]
 
-    nbgrader(course, "fetch_assignment", "03_locks")
+    runs.append(nbgrader(course, "fetch_assignment", "03_locks"))
     copy = course / "py-multiprocessing" / "03_locks" / "03_locks.ipynb"
     assert copy.read_bytes() == (course / "release" / "03_locks" / "03_locks.ipynb").read_bytes()
     _answer(copy, {**read_student(CORPUS / "03_locks" / "reference.py").sections,
                    **read_student(CORPUS / "03_locks" / "coarse_ticket_lock.py").sections})
-    nbgrader(course, "submit", "03_locks")
-    nbgrader(course, "collect", "03_locks")
+    runs.append(nbgrader(course, "submit", "03_locks"))
+    runs.append(nbgrader(course, "collect", "03_locks"))
     submitted = course / "submitted" / student / "03_locks"
     assert sorted(p.name for p in submitted.iterdir()) == ["03_locks.ipynb", "submission_secret.txt",
                                                            "timestamp.txt"]
 
-    nbgrader(course, "autograde", "03_locks")
+    runs.append(nbgrader(course, "autograde", "03_locks"))
     feedback_run = nbgrader(course, "generate_feedback", "03_locks")
     assert "WARNING" not in feedback_run.stdout + feedback_run.stderr, feedback_run.stderr
-    nbgrader(course, "release_feedback", "03_locks")
-    nbgrader(course, "fetch_feedback", "03_locks")
+    runs.append(feedback_run)
+    runs.append(nbgrader(course, "release_feedback", "03_locks"))
+    runs.append(nbgrader(course, "fetch_feedback", "03_locks"))
     fetched = list((course / "py-multiprocessing" / "03_locks" / "feedback").glob("*/03_locks.html"))
     assert len(fetched) == 1, "the student did not get the feedback back"
     html = fetched[0].read_text(encoding="utf-8")
     assert "the ticket queries ran one at a time" in html and "book_ticket: hidden test" in html
-    nbgrader(course, "export")
+    runs.append(nbgrader(course, "export"))
     assert (course / "grades.csv").is_file()
+    config_warnings = [line for run in runs for line in (run.stdout + run.stderr).splitlines()
+                       if "not recognized" in line]
+    assert config_warnings == []
 
     subprocess.run(["git", "init", "-q"], cwd=course, check=True)
-    untracked = subprocess.run(["git", "ls-files", "--others", "--exclude-standard"], cwd=course, check=True,
-                               capture_output=True, text=True).stdout.split()
+    untracked = subprocess.run(["git", "ls-files", "-z", "--others", "--exclude-standard"], cwd=course,
+                               check=True, capture_output=True, text=True).stdout.split("\0")
+    untracked = [path for path in untracked if path]
     assert sorted(set(untracked) - committed) == [], "written by nbgrader or the course, not in .gitignore"
 
 
