@@ -51,7 +51,7 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.client import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer
 
 from . import sandbox as _sandbox
@@ -895,19 +895,4 @@ def _children() -> set[int]:
         return {p.pid for p in psutil.Process().children(recursive=True)}
     except psutil.Error:
         return set()
-
-
-class HideHiddenTestTracebacks(NbGraderPreprocessor):
-    """Feedback: a hidden test's error keeps its last line (the sentence), not the code around it.
-
-    A traceback quotes the lines of the cell that raised, and ClearHiddenTests only
-    clears the cell's source, so without this the hidden checks would show.
-    """
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source:
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    output["traceback"] = [f"\x1b[0;31m{output.get('ename')}\x1b[0m: {output.get('evalue')}"]
-        return cell, resources
 
