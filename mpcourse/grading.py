@@ -744,8 +744,8 @@ class GradingExecute(Execute):
 
         def run() -> None:
             results = []
-            deadline = time.monotonic() + budget
             with self._judge_slots:
+                deadline = time.monotonic() + budget             # from the moment a judge is free for it
                 for handover in handovers:
                     left = deadline - time.monotonic()
                     if left <= 0.5:

@@ -178,6 +178,11 @@ def remove_cgroup_parent(parent: str) -> None:
             pass
 
 
+#: a sandbox's cgroup competes for the CPU with the weight of this many busy processes (one group's
+#: default weight is one process's: under load, a sandbox would crawl next to the grader's own processes)
+CPU_WEIGHT = 4
+
+
 class _Cgroups:
     """The sandbox's cgroup(s), v2 or v1, when this process may make them; else nothing is limited here."""
 
@@ -217,11 +222,13 @@ class _Cgroups:
         self._write(os.path.join(path, "memory.max"), str(self.limits.memory))
         self._write(os.path.join(path, "memory.swap.max"), "0")
         self._write(os.path.join(path, "cpu.max"), f"{int(self._cpus() * 100000)} 100000")
+        self._write(os.path.join(path, "cpu.weight"), str(100 * CPU_WEIGHT))
 
     def _make_v1(self, name: str) -> None:
         settings = {"pids": {"pids.max": str(self.limits.processes)},
                     "memory": {"memory.limit_in_bytes": str(self.limits.memory)},
-                    "cpu": {"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": str(int(self._cpus() * 100000))}}
+                    "cpu": {"cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": str(int(self._cpus() * 100000)),
+                            "cpu.shares": str(1024 * CPU_WEIGHT)}}
         for controller, values in settings.items():
             root = f"/sys/fs/cgroup/{controller}"
             path = os.path.join(root, _cgroup_parent(), name)
