@@ -471,6 +471,9 @@ class GradingExecute(Execute):
             if HANDOVER_MIME in data:
                 self._take_handover(cell_index, data[HANDOVER_MIME])
                 return None
+            if MISTAKE_KEY in (msg["content"].get("metadata") or {}):      # only the grader writes mistake notes
+                msg = copy.deepcopy(msg)
+                del msg["content"]["metadata"][MISTAKE_KEY]
         if msg_type == "stream":
             used = self._stream_chars.get(cell_index, 0)
             text = msg["content"].get("text", "")
@@ -580,6 +583,7 @@ class GradingExecute(Execute):
                 run_sync(self._async_grade)()
             self._kernel_done = time.monotonic()
             self._apply_verdicts()
+            self._hide_hidden_tests()
         finally:
             stop.set()
             watchdog.join()
@@ -785,6 +789,14 @@ class GradingExecute(Execute):
                     continue
                 self._add_failure(cell, exercise, verdict)
                 break
+
+    def _hide_hidden_tests(self) -> None:
+        """A traceback quotes the cell that raised: for hidden tests keep only its last line (the sentence)."""
+        for cell in self.nb.cells:
+            if cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source:
+                for output in cell.get("outputs", []):
+                    if output.get("output_type") == "error":
+                        output["traceback"] = [f"\x1b[0;31m{output.get('ename')}\x1b[0m: {output.get('evalue')}"]
 
     def _add_failure(self, cell, exercise: str, verdict: dict) -> None:
         message = str(verdict.get("message") or "this check failed.")

@@ -110,6 +110,12 @@ def fingerprint(*folders) -> dict[str, str]:
     return out
 
 
+def outputs_text(course, student: str) -> str:
+    """Everything a student's graded notebook shows as output (what reaches their feedback)."""
+    nb = json.loads((course / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text())
+    return json.dumps([cell.get("outputs", []) for cell in nb["cells"]])
+
+
 def site_packages_entries() -> set[str]:
     return {os.path.join(p, e) for p in site.getsitepackages() if os.path.isdir(p) for e in os.listdir(p)}
 
@@ -171,9 +177,8 @@ def test_hostile_submissions_harm_nobody_and_leave_nothing(tmp_path, adopter, st
         == files_before
     assert site_packages_entries() == packages_before
     for attacker in attackers:
-        text = (course / "autograded" / attacker.id / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
-        leaked = [secret for secret in SECRETS if secret in text]
-        assert leaked == [], f"{attacker.id}'s graded notebook holds {leaked}"
+        leaked = [secret for secret in SECRETS if secret in outputs_text(course, attacker.id)]
+        assert leaked == [], f"{attacker.id}'s outputs (its feedback) hold {leaked}"
 
     for student in HONEST:                                  # a later run: nothing the attackers did persists
         nbgrader(course, "autograde", ASSIGNMENT, "--student", student, "--force", start_method=start_method,
@@ -202,7 +207,7 @@ def test_attackers_win_against_a_plain_grader(tmp_path, adopter):
     honest = scores(course, ASSIGNMENT, "aa_honest_first")
     assert honest is not None and honest["withdraw"][0] < honest["withdraw"][1], \
         "the gradebook attacker should have zeroed the honest student graded before it"
-    leaked = (course / "autograded" / "read_secrets" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").read_text()
+    leaked = outputs_text(course, "read_secrets")
     assert "BEGIN SOLUTION" in leaked or "HONEST-MARKER" in leaked, "the reader should have leaked solutions"
     for cheat in ("patch_checks", "replace_sys_modules"):
         got = scores(course, ASSIGNMENT, cheat)

@@ -1,5 +1,5 @@
-# expect: withdraw=zero
-# why: 30 cells added to the notebook's JSON after the answer, each sleeping just under the cell limit, and one that kills the kernel so that the earlier ones are replayed: without a budget for the whole notebook, one submission takes minutes
+# expect: withdraw=zero book_ticket=zero transfer=zero
+# why: 30 cells added to the notebook's JSON after the answer, each sleeping just under the cell limit, and one that kills the kernel so that the earlier ones are replayed: without a budget for the whole notebook, one submission takes minutes; with it, the notebook stops at its budget and the cells after that fail
 # %% withdraw
 def withdraw(lock, account, amount):
     pass

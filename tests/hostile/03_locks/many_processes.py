@@ -1,13 +1,12 @@
 # expect: withdraw=zero book_ticket=pass transfer=pass
-# why: the answer cell starts 200 sleeping processes in a loop (a slow fork bomb): the grader must stop it, and still grade the rest
+# why: the answer cell starts 200 sleeping processes in a loop (a slow fork bomb): the grader must stop it, grade the rest, and leave none of them
 # %% withdraw
 import multiprocessing
 import time
 
 
 def withdraw(lock, account, amount):
-    with lock:
-        account.set(account.get() - amount)
+    pass
 
 
 _crowd = []
