@@ -129,14 +129,28 @@ def find_students(course: Path, assignment: str, only: list[str], force: bool) -
 
 def course_db_url(course: Path) -> str:
     """The gradebook the course's nbgrader_config.py names (nbgrader's default: gradebook.db beside it)."""
+    return _course_settings(course)[0]
+
+
+def _course_settings(course: Path) -> tuple[str, str]:
+    """(db_url, course_id) as nbgrader will see them in ``course``."""
     from traitlets.config.loader import PyFileConfigLoader
 
     try:
         config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     except Exception as exc:
         raise SystemExit(f"mpcourse-grade: cannot read {course / 'nbgrader_config.py'}: {type(exc).__name__}: {exc}")
-    url = config.CourseDirectory.get("db_url") if "CourseDirectory" in config else None
-    return str(url) if url else f"sqlite:///{course / 'gradebook.db'}"
+    settings = config.CourseDirectory if "CourseDirectory" in config else {}
+    url = settings.get("db_url") or f"sqlite:///{course / 'gradebook.db'}"
+    return str(url), str(settings.get("course_id") or "")
+
+
+def check_gradebook(db_url: str, course_id: str) -> None:
+    """nbgrader's default course_id "" breaks a foreign key that only SQLite leaves unchecked: say so first."""
+    if not db_url.startswith("sqlite") and not course_id:
+        raise ValueError(f"the gradebook {db_url.split('://')[0]}://... needs a course id: add "
+                         "c.CourseDirectory.course_id = \"<your course>\" to nbgrader_config.py (nbgrader's default "
+                         "\"\" only works with SQLite, which does not check the assignment's foreign key)")
 
 
 def make_template(course: Path, assignment: str, db_url: str) -> bytes:
@@ -363,8 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     course = Path(args.course)
     if not (course / "nbgrader_config.py").is_file() or not (course / "source" / args.assignment).is_dir():
         parser.error(f"{course.resolve()} is not a course with source/{args.assignment} and nbgrader_config.py")
+    configured_db, course_id = _course_settings(course.resolve())
     try:
         security = cluster_security(args.scheduler, args.tls_ca_file, args.tls_cert, args.tls_key, args.insecure)
+        check_gradebook(args.db or configured_db, course_id)
     except ValueError as exc:
         parser.error(str(exc))
     if args.insecure and args.scheduler and not args.scheduler.startswith("tls://"):
@@ -378,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         from mpcourse.report import write_report
 
-        html, png = write_report(course.resolve(), args.assignment, args.db or course_db_url(course.resolve()))
+        html, png = write_report(course.resolve(), args.assignment, args.db or configured_db)
         print(f"report: {html} and {png}", file=sys.stderr)
     return 1 if failures else 0
 

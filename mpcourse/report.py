@@ -188,7 +188,8 @@ def plot(exercises: list[Exercise], assignment: str):
         left.yaxis.get_major_locator().set_params(integer=True)
         shown = exercise.mistakes[:_TOP]
         if shown:
-            right.barh(range(len(shown)), [n for _, n, _ in shown], color="#c44e52")
+            bars = right.barh(range(len(shown)), [n for _, n, _ in shown], height=0.6, color="#c44e52")
+            right.bar_label(bars, padding=3)
             right.set_yticks(range(len(shown)), [m for m, _, _ in shown])
             right.invert_yaxis()
             right.set_xlabel("students who made the mistake")
