@@ -79,7 +79,7 @@ def _nbgrader_env(extra: dict[str, str]) -> dict[str, str]:
 def execute_submission(template: bytes, submission: bytes, assignment: str, student: str,
                        env: dict[str, str], timeout: float = 6 * 3600) -> tuple[str, bool, bytes | str]:
     """Run one student's notebooks in a scratch course; (student, True, executed files) or (student, False, why)."""
-    scratch = Path(tempfile.mkdtemp(prefix="mpcourse-grade-"))
+    scratch = Path(tempfile.mkdtemp(prefix="mpcourse-grade-", dir=_worker_directory()))
     try:
         unpack(template, scratch)
         unpack(submission, scratch / "submitted" / student / assignment)
@@ -101,6 +101,16 @@ def execute_submission(template: bytes, submission: bytes, assignment: str, stud
         return student, False, f"{type(exc).__name__}: {exc}"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _worker_directory() -> str | None:
+    """The Dask worker's own folder: when a worker is killed mid-task, Dask purges it at the next start there."""
+    try:
+        from distributed import get_worker
+
+        return get_worker().local_directory
+    except (ImportError, ValueError):                   # not on a Dask worker
+        return None
 
 
 def _scratch_db(folder: Path) -> str:
