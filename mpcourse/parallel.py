@@ -225,8 +225,8 @@ def cluster_security(scheduler: str | None, ca_file: str | None = None, cert: st
     given = {flag: path for flag, path in files.items() if path}
     if scheduler is None:
         if given:
-            raise ValueError(f"{', '.join(given)} are for --scheduler tls://...: a local cluster makes its own "
-                             "certificates")
+            raise ValueError(f"{', '.join(given)}: only with --scheduler tls://... (a local cluster makes its own "
+                             "certificates)")
         return Security.temporary()                     # in memory, for this run only
     protocol = scheduler.split("://", 1)[0] if "://" in scheduler else "tcp"
     if protocol != "tls":

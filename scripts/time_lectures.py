@@ -3,7 +3,8 @@
 
 Runs each notebook in notebooks/ top to bottom with nbclient, in a fresh kernel whose
 environment sets COURSE_START_METHOD (the first cell, ``import mpcourse``, applies it),
-and prints a table of wall-clock seconds. The notebooks on disk are not modified.
+and prints a table of wall-clock seconds (a progress bar on stderr when it is a terminal).
+The notebooks on disk are not modified.
 
     python scripts/time_lectures.py                      # all notebooks, fork spawn forkserver
     python scripts/time_lectures.py --methods spawn 07_sockets
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("fork", "spawn", "forkserver")
@@ -52,16 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     width = max(len(p.stem) for p in paths)
     print(f"{'notebook':<{width}}  " + "  ".join(f"{m:>10}" for m in methods), flush=True)
     failed = False
+    progress = tqdm(total=len(paths) * len(methods), unit="run", desc="lectures", disable=None)
     for path in paths:
         cells = []
         for method in methods:
+            progress.set_postfix_str(f"{path.stem} {method}")
             try:
                 cells.append(f"{run_once(path, method, args.timeout):>9.1f}s")
             except Exception as exc:  # noqa: BLE001 (report and go on with the other runs)
                 failed = True
                 cells.append(f"{'FAILED':>10}")
-                print(f"{path.name} under {method}: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
-        print(f"{path.stem:<{width}}  " + "  ".join(cells), flush=True)
+                progress.write(f"{path.name} under {method}: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
+            progress.update(1)
+        progress.write(f"{path.stem:<{width}}  " + "  ".join(cells), file=sys.stdout)
+        sys.stdout.flush()
+    progress.close()
     return 1 if failed else 0
 
 
