@@ -277,6 +277,8 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, sched
 
     ``security`` defaults to :func:`cluster_security` for ``scheduler`` (TLS files from Dask's config).
     """
+    from concurrent.futures import CancelledError
+
     from distributed import wait
     from tqdm import tqdm
 
@@ -305,9 +307,9 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, sched
                                  f"(waited {worker_wait:.0f} s)")
         print(f"grading {len(todo)} submission(s) of {assignment} on {client.scheduler.address} "
               f"({len(client.scheduler_info()['workers'])} worker(s))", file=sys.stderr)
-        template = make_template(course, assignment, db_url)
-        shared = client.scatter(template, broadcast=True)
-        futures = [client.submit(execute_submission, shared, pack({".": course / "submitted" / s / assignment}),
+        template = make_template(course, assignment, db_url)   # in every task (small): a task never depends
+        futures = [client.submit(execute_submission, template,  # on data that a lost worker took with it
+                                 pack({".": course / "submitted" / s / assignment}),
                                  assignment, s, env, key=f"grade-{assignment}-{s}-{uuid.uuid4().hex[:6]}",
                                  pure=False, retries=1)
                    for s in todo]
@@ -316,9 +318,11 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, sched
         pending, alone_since = set(futures), None
         while pending:
             try:
-                done, pending = wait(pending, timeout=5, return_when="FIRST_COMPLETED")
-            except TimeoutError:                        # nothing finished in 5 s: are there workers still?
-                done = set()
+                wait(pending, timeout=5, return_when="FIRST_COMPLETED")
+            except (TimeoutError, CancelledError):      # nothing finished in 5 s, or the scheduler dropped a task
+                pass
+            done = {future for future in pending if future.done()}
+            pending -= done
             for future in done:
                 student, ok, payload = _outcome(future, assignment)
                 if ok:
@@ -352,7 +356,7 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, sched
 def _outcome(future, assignment: str) -> tuple[str, bool, bytes | str]:
     try:
         return future.result()
-    except Exception as exc:                            # the task killed its worker twice, or raised
+    except Exception as exc:                            # killed its worker twice, raised, or cancelled
         return _student_of(future.key, assignment), False, f"{type(exc).__name__}: {exc}"
 
 
@@ -382,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--unsafe-no-sandbox", action="store_true", help=(
         f"run students' kernels without the grader's sandbox (sets {NO_SANDBOX_VARIABLE}=1 for every nbgrader "
         "process): only for machines that cannot create one, and only for code you trust"))
+    parser.add_argument("--worker-wait", type=float, default=120.0, metavar="SECONDS", help=(
+        "how long to wait for a worker to join, or to come back when all are lost (default: 120)"))
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     course = Path(args.course)
@@ -398,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     failures = grade_class(course, args.assignment, workers=args.workers, scheduler=args.scheduler,
                            students=args.student, force=args.force, db_url=args.db, progress=not args.quiet,
-                           security=security, unsafe_no_sandbox=args.unsafe_no_sandbox)
+                           security=security, unsafe_no_sandbox=args.unsafe_no_sandbox,
+                           worker_wait=args.worker_wait)
     took = time.monotonic() - started
     print(f"graded {args.assignment} in {took:.1f} s; {len(failures)} submission(s) not graded", file=sys.stderr)
     if args.report:

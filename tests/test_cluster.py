@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,25 +223,23 @@ def cluster(tmp_path, monkeypatch):
         assert not left, f"processes of the cluster survived: {left}"
 
 
-def _grade(course: Path, cluster: Cluster, *extra: str, timeout: float = 900, **popen) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "mpcourse.parallel", ASSIGNMENT, "--course", str(course),
-                             "--scheduler", cluster.address, "--force", "--quiet", *cluster.tls_args(), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment(), **popen)
+def _grade(course: Path, cluster: Cluster, tls_from: str = "options", *extra: str) -> subprocess.Popen:
+    """mpcourse-grade on the cluster, its TLS files given as options or in Dask's configuration (environment)."""
+    args = [sys.executable, "-m", "mpcourse.parallel", ASSIGNMENT, "--course", str(course),
+            "--scheduler", cluster.address, "--force", "--quiet", *extra]
+    env = environment()
+    if tls_from == "options":
+        args += cluster.tls_args()
+    else:
+        c = cluster.certificates
+        env.update({"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(c["ca"]),
+                    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(c["client"]),
+                    "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(c["client-key"])})
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
-def test_a_tls_cluster_grades_like_nbgrader_even_when_a_worker_dies(tmp_path, cluster):
-    students = [s for s in corpus(ASSIGNMENT) if s.id in STUDENTS]
-    (tmp_path / "sequential").mkdir()
-    sequential = make_course(tmp_path / "sequential", [ASSIGNMENT])
-    submit(sequential, ASSIGNMENT, students)
-    nbgrader(sequential, "autograde", ASSIGNMENT, "--force", timeout=900)
-    expected = gradebook_dump(sequential, ASSIGNMENT)
-    assert sorted(expected) == sorted(STUDENTS)
-    (tmp_path / "cluster").mkdir()
-    course = make_course(tmp_path / "cluster", [ASSIGNMENT])
-    submit(course, ASSIGNMENT, students)
-
-    # the workers cannot see the course: everything they need travels by value
+def _probe(tmp_path: Path, course: Path, cluster: Cluster) -> None:
+    """Workers cannot see the course; strangers (another CA's certificate, plain TCP) are refused clearly."""
     from distributed import Client
     from distributed.security import Security
 
@@ -251,32 +250,47 @@ def test_a_tls_cluster_grades_like_nbgrader_even_when_a_worker_dies(tmp_path, cl
         views = client.run(os.path.exists, str(course / "nbgrader_config.py"))
     assert len(views) == 2
     if cluster.hidden:
-        assert not any(views.values()), views
+        assert not any(views.values()), views        # everything they need travels by value
 
-    # strangers are refused: a certificate from another CA, and plain TCP to the TLS port
     stranger = make_certificates(tmp_path / "stranger", roles=("client",), ca_name="another CA")
     quick = {**environment(), "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"}
-    for args in (["--tls-ca-file", str(stranger["ca"]), "--tls-cert", str(stranger["client"]),
-                  "--tls-key", str(stranger["client-key"])],
-                 ["--insecure"]):
-        address = cluster.address if "--insecure" not in args else cluster.address.replace("tls://", "tcp://")
-        refused = subprocess.run([sys.executable, "-m", "mpcourse.parallel", ASSIGNMENT, "--course", str(course),
-                                  "--scheduler", address, "--quiet", *args], capture_output=True, text=True,
-                                 env=quick, timeout=120)
-        assert refused.returncode == 1, refused.stderr[-2000:]
-        assert f"cannot connect to the Dask scheduler at {address}" in refused.stderr, refused.stderr[-2000:]
-        assert "Traceback" not in refused.stderr
+    attempts = {}
+    for address, args in ((cluster.address, ["--tls-ca-file", str(stranger["ca"]), "--tls-cert",
+                                              str(stranger["client"]), "--tls-key", str(stranger["client-key"])]),
+                          (cluster.address.replace("tls://", "tcp://"), ["--insecure"])):
+        attempts[address] = subprocess.Popen([sys.executable, "-m", "mpcourse.parallel", ASSIGNMENT, "--course",
+                                              str(course), "--scheduler", address, "--quiet", *args],
+                                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=quick)
+    for address, attempt in attempts.items():
+        _, err = attempt.communicate(timeout=120)
+        assert attempt.returncode == 1, err[-2000:]
+        assert f"cannot connect to the Dask scheduler at {address}" in err, err[-2000:]
+        assert "Traceback" not in err
     assert not (course / "autograded").exists()
 
-    # the whole class on the cluster
-    run = _grade(course, cluster)
-    out, err = run.communicate(timeout=900)
+
+def test_a_tls_cluster_grades_like_nbgrader_even_when_a_worker_dies(tmp_path, cluster):
+    students = [s for s in corpus(ASSIGNMENT) if s.id in STUDENTS]
+    (tmp_path / "sequential").mkdir()
+    sequential = make_course(tmp_path / "sequential", [ASSIGNMENT])
+    course = shutil.copytree(sequential, tmp_path / "cluster" / "course")
+    for where in (sequential, course):
+        submit(where, ASSIGNMENT, students)
+    with ThreadPoolExecutor(1) as pool:           # the sequential baseline grades meanwhile
+        baseline = pool.submit(nbgrader, sequential, "autograde", ASSIGNMENT, "--force", timeout=900)
+        _probe(tmp_path, course, cluster)
+        # the whole class on the cluster (TLS files from Dask's configuration)
+        run = _grade(course, cluster, tls_from="config")
+        out, err = run.communicate(timeout=900)
+        baseline.result()
+    expected = gradebook_dump(sequential, ASSIGNMENT)
+    assert sorted(expected) == sorted(STUDENTS)
     assert run.returncode == 0, err[-3000:]
     assert f"on {cluster.address} (2 worker(s))" in err
     assert gradebook_dump(course, ASSIGNMENT) == expected
 
-    # again, and one worker dies (all its processes at once) while it grades a submission
-    run = _grade(course, cluster)
+    # again (TLS files as options), and one worker dies (all its processes at once) while it grades a submission
+    run = _grade(course, cluster, tls_from="options")
     victim, victim_student, finished, seen = None, None, 0, {w.name: set() for w in cluster.workers}
     deadline = time.monotonic() + 900
     while run.poll() is None and victim is None and time.monotonic() < deadline:
@@ -300,3 +314,16 @@ def test_a_tls_cluster_grades_like_nbgrader_even_when_a_worker_dies(tmp_path, cl
     assert survivor.process.poll() is None
     assert gradebook_dump(course, ASSIGNMENT) == expected, f"{victim.name} was killed grading {victim_student}"
     assert not psutil.pid_exists(victim.process.pid)             # gone: killed, not stopped
+
+    # never a hang: the last worker dies mid-run, then a run starts with no worker at all
+    run = _grade(course, cluster, "options", "--worker-wait", "3")
+    _wait_for("the last worker to grade", survivor.scratch, [survivor], timeout=300)
+    kill_tree(survivor.process.pid)
+    survivor.process.wait(timeout=30)
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 1, err[-3000:]
+    assert err.count("NOT GRADED: no Dask worker left for 3 s") == len(STUDENTS), err[-3000:]
+    run = _grade(course, cluster, "options", "--worker-wait", "2")
+    out, err = run.communicate(timeout=300)
+    assert run.returncode == 1 and f"the scheduler at {cluster.address} has no worker (waited 2 s)" in err, err
+    assert "Traceback" not in err
