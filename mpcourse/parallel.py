@@ -265,8 +265,10 @@ def connect(scheduler: str | None, workers: int | None, security):
     try:
         return Client(scheduler, security=security), None
     except (OSError, TimeoutError, ValueError) as exc:
+        hint = ("did the CA in --tls-ca-file sign its certificate and yours?" if scheduler.startswith("tls://")
+                else "does it expect TLS? then use tls:// and certificates")
         raise SystemExit(f"mpcourse-grade: cannot connect to the Dask scheduler at {scheduler}: {exc}\n"
-                         "(is it running? did the CA in --tls-ca-file sign its certificate and yours?)")
+                         f"(is it running? {hint})")
 
 
 def grade_class(course: Path, assignment: str, workers: int | None = None, scheduler: str | None = None,

@@ -262,7 +262,7 @@ def _probe(tmp_path: Path, course: Path, cluster: Cluster) -> None:
                                               str(course), "--scheduler", address, "--quiet", *args],
                                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=quick)
     for address, attempt in attempts.items():
-        _, err = attempt.communicate(timeout=120)
+        _, err = attempt.communicate(timeout=600)         # seconds when idle; a guard against a hang
         assert attempt.returncode == 1, err[-2000:]
         assert f"cannot connect to the Dask scheduler at {address}" in err, err[-2000:]
         assert "Traceback" not in err

@@ -168,20 +168,20 @@ def test_a_postgresql_gradebook_equals_the_sqlite_one(tmp_path, postgres, monkey
     assert f"{len(STUDENTS)} students graded" in report
 
 
-def test_a_postgresql_gradebook_without_a_course_id_is_refused_with_the_fix(tmp_path):
+def test_a_postgresql_gradebook_without_a_course_id_is_refused_with_the_fix(tmp_path, capsys):
+    from mpcourse.parallel import main
+
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", course)
     shutil.copytree(REPO / "source" / ASSIGNMENT, course / "source" / ASSIGNMENT)
-    (course / "submitted" / "alice" / ASSIGNMENT).mkdir(parents=True)
-    result = subprocess.run([sys.executable, "-m", "mpcourse.parallel", ASSIGNMENT, "--course", str(course),
-                             "--db", "postgresql+psycopg://grader@127.0.0.1:9/course"],
-                            capture_output=True, text=True, env=environment(), timeout=120)
-    assert result.returncode == 2, result.stderr
-    assert 'c.CourseDirectory.course_id = "<your course>"' in result.stderr
-    assert "Traceback" not in result.stderr
-    configure(course, COURSE_ID)                             # with the fix, it gets as far as the database
-    result = subprocess.run([sys.executable, "-m", "mpcourse.parallel", ASSIGNMENT, "--course", str(course),
-                             "--db", "postgresql+psycopg://grader@127.0.0.1:9/course", "--student", "nobody"],
-                            capture_output=True, text=True, env=environment(), timeout=120)
-    assert result.returncode == 0 and "course_id" not in result.stderr, result.stderr
+    args = [ASSIGNMENT, "--course", str(course), "--db", "postgresql+psycopg://grader@127.0.0.1:9/course",
+            "--student", "nobody"]                           # nobody has submitted: nothing to connect to
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert 'c.CourseDirectory.course_id = "<your course>"' in err and "Traceback" not in err
+    configure(course, COURSE_ID)                             # with the fix, it goes on
+    assert main(args) == 0
+    assert "course_id" not in capsys.readouterr().err
