@@ -23,9 +23,9 @@ How it stays correct (the gradebook ends identical to ``nbgrader autograde 03_lo
 Every connection is TLS with mutual certificates: a Dask client can run any code on the
 workers and the submissions are students' work, so a plain ``tcp://`` scheduler is refused
 unless ``--insecure`` says the network is trusted. A worker lost mid-task has its
-submissions graded again elsewhere. A submission that cannot be graded (a broken notebook
-file, a task that killed its worker twice) gets one ``<student>: NOT GRADED: <why>`` line;
-the others are graded anyway; the exit status is 1.
+submissions graded again elsewhere (every task carries all it needs). A submission that
+cannot be graded (a broken notebook file, a task Dask gave up on, no worker left) gets one
+``<student>: NOT GRADED: <why>`` line; the others are graded anyway; the exit status is 1.
 """
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ by one student twice (counted once) and without a picture, and notes the report 
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
 import subprocess
@@ -26,15 +27,30 @@ ASSIGNMENT = "01_processes"
 STUDENTS = ("run_instead_of_start", "start_join_in_loop")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(tmp_path_factory):
-    """A course where nbgrader autograded two real submissions (both fail run_all, pass square_worker)."""
-    with pytest.MonkeyPatch.context() as patch:
-        for key, value in FAST_GRADING.items():
-            patch.setenv(key, value)
-        course = make_course(tmp_path_factory.mktemp("report"), [ASSIGNMENT])
-        submit(course, ASSIGNMENT, [s for s in corpus(ASSIGNMENT) if s.id in STUDENTS])
-        nbgrader(course, "autograde", ASSIGNMENT, "--force", timeout=900)
+    """A course where nbgrader autograded two real submissions (both fail run_all, pass square_worker).
+
+    Graded once per test run, even when pytest-xdist spreads these tests over several processes:
+    the first to take the lock grades, in the folder they all share.
+    """
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()                  # xdist: <this run>/popen-gw<N>; else <this run>
+    shared = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "report-course"
+    shared.mkdir(exist_ok=True)
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        course = shared / "course"
+        if not (shared / "graded").exists():
+            shutil.rmtree(course, ignore_errors=True)
+            with pytest.MonkeyPatch.context() as patch:
+                for key, value in FAST_GRADING.items():
+                    patch.setenv(key, value)
+                course = make_course(shared, [ASSIGNMENT])
+                submit(course, ASSIGNMENT, [s for s in corpus(ASSIGNMENT) if s.id in STUDENTS])
+                nbgrader(course, "autograde", ASSIGNMENT, "--force", timeout=900)
+            (shared / "graded").touch()
     return course
 
 
