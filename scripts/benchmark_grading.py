@@ -10,7 +10,8 @@
    the same with 1 worker (target <= 0.6).
 
 Both sides of each ratio run alternately in the same run (median of ``--repeat``), so
-machine load affects both; nothing here asserts a time.
+machine load affects both; nothing here asserts a time. A progress bar counts the runs on
+stderr when it is a terminal.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -64,7 +67,7 @@ def make_course(root: Path, assignment: str, students: list[str]) -> Path:
     return course
 
 
-def overhead(assignment: str, repeat: int) -> tuple[float, float]:
+def overhead(assignment: str, repeat: int, progress: tqdm) -> tuple[float, float]:
     """(median autograde s, median nbconvert s) for the assignment's reference notebook."""
     with tempfile.TemporaryDirectory(prefix="mpcourse-bench-") as tmp:
         root = Path(tmp)
@@ -79,11 +82,13 @@ def overhead(assignment: str, repeat: int) -> tuple[float, float]:
             plain.append(sum(run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
                                   "--ExecutePreprocessor.timeout=600", nb.name, "--output", f"out-{nb.name}"],
                                  plain_dir) for nb in notebooks))
+            progress.update(1)
             graded.append(nbgrader(course, "autograde", assignment, "--student", "reference", "--force"))
+            progress.update(1)
         return statistics.median(graded), statistics.median(plain)
 
 
-def scaling(assignment: str, n: int, repeat: int) -> tuple[float, float]:
+def scaling(assignment: str, n: int, repeat: int, progress: tqdm) -> tuple[float, float]:
     """(median s with 2 workers, median s with 1 worker) for 2n reference submissions."""
     with tempfile.TemporaryDirectory(prefix="mpcourse-bench-") as tmp:
         course = make_course(Path(tmp), assignment, [f"student{i:02d}" for i in range(2 * n)])
@@ -92,7 +97,9 @@ def scaling(assignment: str, n: int, repeat: int) -> tuple[float, float]:
         two, one = [], []
         for _ in range(repeat):
             one.append(run(grade + ["--workers", "1"], course))
+            progress.update(1)
             two.append(run(grade + ["--workers", "2"], course))
+            progress.update(1)
         return statistics.median(two), statistics.median(one)
 
 
@@ -111,21 +118,29 @@ def main() -> int:
         parser.error(f"no such assignment in source/: {', '.join(sorted(unknown))}")
     print(f"{os.cpu_count()} CPUs, start method {os.environ.get('COURSE_START_METHOD', 'default')}, "
           f"median of {args.repeat}", flush=True)
+    measured = args.only or assignments
+    runs = 2 * args.repeat * ((len(measured) if args.part != "scaling" else 0) + (args.part != "overhead"))
+    progress = tqdm(total=runs, unit="run", desc="benchmark", file=sys.stderr, disable=None)  # None: tty only
+
+    def say(line: str) -> None:                         # a result line, printed above the bar
+        progress.write(line, file=sys.stdout)
+        sys.stdout.flush()
+
     if args.part in ("all", "overhead"):
-        print(f"{'assignment':24} {'autograde s':>12} {'nbconvert s':>12} {'ratio':>7}  (target <= 1.3)", flush=True)
+        say(f"{'assignment':24} {'autograde s':>12} {'nbconvert s':>12} {'ratio':>7}  (target <= 1.3)")
         total = 0.0
-        for assignment in args.only or assignments:
-            graded, plain = overhead(assignment, args.repeat)
+        for assignment in measured:
+            graded, plain = overhead(assignment, args.repeat, progress)
             total += graded
-            print(f"{assignment:24} {graded:12.2f} {plain:12.2f} {graded / plain:7.2f}", flush=True)
+            say(f"{assignment:24} {graded:12.2f} {plain:12.2f} {graded / plain:7.2f}")
         if not args.only:
-            print(f"{'all reference notebooks':24} {total:12.2f}  (autograde, total; target < 60 s)", flush=True)
-    if args.part == "overhead":
-        return 0
-    target = args.assignment or assignments[0]
-    two, one = scaling(target, args.n, args.repeat)
-    print(f"{2 * args.n} submissions of {target}: 2 workers {two:.2f} s, 1 worker {one:.2f} s, "
-          f"ratio {two / one:.2f}  (target <= 0.6)", flush=True)
+            say(f"{'all reference notebooks':24} {total:12.2f}  (autograde, total; target < 60 s)")
+    if args.part != "overhead":
+        target = args.assignment or assignments[0]
+        two, one = scaling(target, args.n, args.repeat, progress)
+        say(f"{2 * args.n} submissions of {target}: 2 workers {two:.2f} s, 1 worker {one:.2f} s, "
+            f"ratio {two / one:.2f}  (target <= 0.6)")
+    progress.close()
     return 0
 
 

@@ -5,7 +5,8 @@
 Prints a spawned child's start-up (start + join) when the child imports the helper
 package, divided by a bare spawned child's (target <= 1.2); the same for a child that
 records a timeline event, and for a notebook-style function sent by value; and the
-cost of recording one event.
+cost of recording one event. A progress bar counts the measurements on stderr when it is
+a terminal.
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from tqdm import tqdm
 
 CHILD_STARTUP = r"""
 import multiprocessing, os, statistics, sys, time
@@ -80,10 +83,13 @@ def main() -> None:
     # children read bytecode as they would after a normal install (even under PYTHONDONTWRITEBYTECODE)
     compileall.compile_dir(str(Path(__file__).resolve().parents[1] / "mpcourse"), quiet=1)
     results: dict[str, list[float]] = {mode: [] for mode in MODES}
-    with tempfile.TemporaryDirectory() as folder:
-        for _ in range(3):                 # interleaved, so machine noise hits every mode alike
+    rounds = 3
+    with tempfile.TemporaryDirectory() as folder, tqdm(total=rounds * len(MODES), unit="measurement",
+                                                        desc="child start-up", disable=None) as progress:
+        for _ in range(rounds):            # interleaved, so machine noise hits every mode alike
             for mode in MODES:
                 results[mode].append(child_startup(mode, args.repeat, folder))
+                progress.update(1)
     t = {mode: statistics.median(values) for mode, values in results.items()}
     print(f"bare spawned child (start + join):        {t['bare'] * 1000:6.1f} ms")
     print(f"child that imports the helper package:   {t['package'] * 1000:6.1f} ms   "

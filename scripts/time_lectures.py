@@ -3,7 +3,8 @@
 
 Runs each notebook in notebooks/ top to bottom with nbclient, in a fresh kernel whose
 environment sets COURSE_START_METHOD (the first cell, ``import mpcourse``, applies it),
-and prints a table of wall-clock seconds; exits 1 if a run fails or takes 60 s or more.
+and prints a table of wall-clock seconds (a progress bar on stderr when it is a terminal); exits 1 if a
+run fails or takes 60 s or more.
 The notebooks on disk are not modified.
 
     python scripts/time_lectures.py                      # all notebooks, fork spawn forkserver
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 METHODS = ("fork", "spawn", "forkserver")
@@ -55,9 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'notebook':<{width}}  " + "  ".join(f"{m:>10}" for m in methods), flush=True)
     failed = False
     slowest = 0.0
+    progress = tqdm(total=len(paths) * len(methods), unit="run", desc="lectures", disable=None)
     for path in paths:
         cells = []
         for method in methods:
+            progress.set_postfix_str(f"{path.stem} {method}")
             try:
                 seconds = run_once(path, method, args.timeout)
                 slowest = max(slowest, seconds)
@@ -65,8 +69,11 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # noqa: BLE001 (report and go on with the other runs)
                 failed = True
                 cells.append(f"{'FAILED':>10}")
-                print(f"{path.name} under {method}: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
-        print(f"{path.stem:<{width}}  " + "  ".join(cells), flush=True)
+                progress.write(f"{path.name} under {method}: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
+            progress.update(1)
+        progress.write(f"{path.stem:<{width}}  " + "  ".join(cells), file=sys.stdout)
+        sys.stdout.flush()
+    progress.close()
     print(f"slowest: {slowest:.1f} s (each lecture must stay under {LIMIT} s)")
     return 1 if failed or slowest >= LIMIT else 0
 

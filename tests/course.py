@@ -251,12 +251,15 @@ def configure(course: Path, *lines: str) -> None:
         f.write("\n" + "\n".join(lines) + "\n")
 
 
-def gradebook_dump(course: Path, assignment: str) -> dict:
-    """Everything autograde decides, per student, without ids and times: scores, comments, flags."""
+def gradebook_dump(course: Path, assignment: str, db_url: str | None = None) -> dict:
+    """Everything autograde decides, per student, without ids and times: scores, comments, flags.
+
+    ``db_url``: another gradebook than the course's gradebook.db (e.g. PostgreSQL).
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     out = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+    with Gradebook(db_url or f"sqlite:///{course / 'gradebook.db'}") as gb:
         for student in gb.students:
             try:
                 submission = gb.find_submission(assignment, student.id)
