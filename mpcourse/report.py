@@ -5,7 +5,9 @@
 
 Per exercise: the distribution of scores (from nbgrader's gradebook) and the mistakes the
 class made most, counted in students by the grader's stable mistake id (``withdraw/no-lock``),
-each with its sentence and one example timeline. The grader leaves, in every failed test
+each with its sentence and one example timeline. A student counts once per exercise, for
+the first mistake the grader found there (the visible test, which forces the exercise's
+central mistake, comes first). The grader leaves, in every failed test
 cell of an autograded notebook, a ``display_data`` output whose metadata is
 ``{"mpcourse": {"exercise", "check", "mistake", "sentence"}}`` and whose data holds the
 timeline as ``image/png`` when there is one. Only cells the gradebook says lost points
@@ -64,7 +66,10 @@ def summarize(course: Path, assignment: str, db_url: str) -> list[Exercise]:
             found += _mistakes_in(path, student, set(scores), lost[student], order)
     order += sorted(set(scores) - set(order))
     students_of: dict[tuple[str, str], dict[str, Mistake]] = defaultdict(dict)
-    for m in found:                                     # a student counts once per mistake, however many checks
+    first: dict[tuple[str, str], str] = {}
+    for m in found:              # a student counts once per exercise: the first mistake (its visible test comes first)
+        if first.setdefault((m.student, m.exercise), m.mistake) != m.mistake:
+            continue
         example = students_of[m.exercise, m.mistake].get(m.student)
         if example is None or (example.png is None and m.png is not None):
             students_of[m.exercise, m.mistake][m.student] = m

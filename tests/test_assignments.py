@@ -8,11 +8,14 @@ temporary folder of the course package may be left.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import nbformat
 import pytest
 from course import REPO, corpus, make_course, mismatches, nbgrader, submit, surviving_processes
+
+from mpcourse.report import summarize
 
 ASSIGNMENTS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
 
@@ -32,6 +35,12 @@ def test_corpus_is_graded_as_expected(tmp_path, assignment, start_method):
     submit(course, assignment, students)
     run = nbgrader(course, "autograde", assignment, "--force", start_method=start_method, check=False)
     assert mismatches(course, assignment, students) == [], run.stderr[-3000:]
+    # the class report counts exactly the corpus's intended mistakes, each student once per exercise
+    intended = Counter(m for s in students for m in s.mistakes)
+    reported = Counter()
+    for exercise in summarize(course, assignment, f"sqlite:///{course / 'gradebook.db'}"):
+        reported.update(exercise.counts())
+    assert reported == intended
     assert surviving_processes(run.marker) == []
     assert run.leftover_temp_folders == []
     assert run.leftover_sandboxes == []
