@@ -205,8 +205,8 @@ def test_attackers_win_against_a_plain_grader(tmp_path, adopter):
     nbgrader(course, "autograde", ASSIGNMENT, "--force", check=False, timeout=900)
 
     honest = scores(course, ASSIGNMENT, "aa_honest_first")
-    assert honest is not None and honest["withdraw"][0] < honest["withdraw"][1], \
-        "the gradebook attacker should have zeroed the honest student graded before it"
+    assert honest is not None and honest["withdraw"] != (4.0, 4.0), \
+        "the gradebook attacker should have changed the grades of the honest student graded before it"
     leaked = outputs_text(course, "read_secrets")
     assert "BEGIN SOLUTION" in leaked or "HONEST-MARKER" in leaked, "the reader should have leaked solutions"
     for cheat in ("patch_checks", "replace_sys_modules"):

