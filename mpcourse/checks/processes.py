@@ -390,7 +390,7 @@ class Targets:
             wave = list(pending)
             if everyone and len(pending) > 1:          # the first tuple's target waits for the next wave
                 first = min(index for index, _peer, _code in pending.values())
-                wave = [pid for pid in pending if pending[pid][0] != first]
+                wave = [pid for pid in pending if pending[pid][0] != first] or wave
             now = time.perf_counter()
             for pid in wave:
                 self.released[pid] = now
@@ -593,13 +593,13 @@ def _judge_square_workers(judge, SquareWorker, inputs: list[list[int]]) -> Verdi
     targets = Targets(judge)
     shown = [f"SquareWorker({numbers}, q)" for numbers in inputs]
     call = judge.call(_target("drive_square_workers"), SquareWorker, inputs, targets.recorder, name="SquareWorker")
-    call.wait(20)
+    call.wait(12)
     caller_span(judge, call, "the parent: constructs, starts, joins")
     parent = targets.stage_pid
     events = targets.events()
     if call.status == "hung":
         return failed("square_worker/hangs", f"constructing, starting and joining {', '.join(shown)} had not "
-                      f"finished after 20 s: {where_stuck(judge)}.", events)
+                      f"finished after 12 s: {where_stuck(judge)}.", events)
     stage_lost(call)
     if call.status != "returned" or not isinstance(call.value, dict):
         return failed("square_worker/raised", f"{shown[0]} raised {call.error() or 'an error'}.")
