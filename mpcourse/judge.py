@@ -381,10 +381,10 @@ class Judge:
             found.append(info)
         command_of = {info["pid"]: info["cmdline"] for info in found}
         for info in found:
+            command = info["cmdline"]
             # a fork server's children run the student's code under its command line: they are no helpers
-            info["helper"] = command_of.get(info["ppid"]) != info["cmdline"] and any(
-                marker in info["cmdline"] for marker in
-                ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "bwrap"))
+            info["helper"] = any(marker in command for marker in ("multiprocessing.resource_tracker", "bwrap")) or (
+                "multiprocessing.forkserver" in command and command_of.get(info["ppid"]) != command)
         return found
 
     def _command(self, message: dict) -> None:
