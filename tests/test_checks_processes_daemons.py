@@ -288,7 +288,7 @@ CASES = [
      "is stuck", "square_worker/hangs", None),
     # start_background
     ("02_daemons", "reference", "start_background", "start_background",
-     D.check_start_background_returns_a_running_daemon, None, None, None),
+     D.check_start_background_returns_a_running_daemon, None, None, "forkserver"),     # a fork server child
     ("02_daemons", "background_waits_for_start", "start_background", "start_background",
      D.check_start_background_dies_with_its_parent, None, None, "spawn"),
     ("02_daemons", "background_subclass", "start_background", "start_background",
