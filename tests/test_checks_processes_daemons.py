@@ -366,7 +366,7 @@ CASES = [
     ("02_daemons", "run_with_deadline stops early", "run_with_deadline", "run_with_deadline",
      D.check_run_with_deadline_stops_a_late_target, "before the", "run_with_deadline/stopped-early", None),
     ("02_daemons", "run_with_deadline dawdles", "run_with_deadline", "run_with_deadline",
-     D.check_run_with_deadline_returns_the_exit_code, "although the target ended", "run_with_deadline/too-slow",
+     D.check_run_with_deadline_returns_the_exit_code, "after the target had ended", "run_with_deadline/too-slow",
      None),
 ]
 

@@ -65,11 +65,14 @@ import time
 
 from . import Verdict, check, failed, passed
 from .processes import (
-    CALLER, RUN_NOT_START, Targets, ask_aside, begin, caller_span, exit_with, sleep_in_steps, stage_lost, where_stuck,
+    CALLER, RUN_NOT_START, Targets, ask_aside, begin, caller_span, exit_with, runnable, sleep_in_steps, stage_lost,
+    where_stuck,
 )
 
-START_PATIENCE = 5.0        # s start_background may take (it should take milliseconds)
-STARTUP = 30.0              # s a caller process of the check's own may take to start on a loaded machine
+# Waits are anchored on what the judge sees happen (a job begins, SIGTERM arrives), so that
+# a loaded machine, where a child may take seconds to start, never fails a correct answer.
+AFTER_BEGIN = 3.0           # s start_background may still run once its job runs (start() returned long before)
+JOB_LIMIT = 30.0            # s a job, a caller process, or a target gets to begin
 DYING = 2.0                 # s the judge holds a slow target after SIGTERM while the student's call waits
 SIGNALS = os.name == "posix"
 
@@ -153,6 +156,33 @@ class NeverEnding:
             work_then_exit(self.rec, self.seconds, 0)
 
 
+def call_timing_stops(run_with_deadline, target, args, timeout, rec):
+    """Call ``run_with_deadline(target, args, timeout)``; each terminate()/kill() tells the judge how long after
+    its process's start() returned it came, timed here, in the caller, where the student's own clock runs."""
+    from multiprocessing.process import BaseProcess
+
+    started: dict[int, float] = {}
+    original = {name: getattr(BaseProcess, name) for name in ("start", "terminate", "kill")}
+
+    def start(self):
+        original["start"](self)
+        started[id(self)] = time.perf_counter()
+
+    def stopper(name):
+        def stop(self):
+            if id(self) in started and self.exitcode is None:
+                rec.ask("stopping", name, time.perf_counter() - started[id(self)])
+            original[name](self)
+        return stop
+
+    BaseProcess.start, BaseProcess.terminate, BaseProcess.kill = start, stopper("terminate"), stopper("kill")
+    try:
+        return run_with_deadline(target, args, timeout)
+    finally:
+        for name, method in original.items():
+            setattr(BaseProcess, name, method)
+
+
 def describe_process(p) -> dict:
     """What the student's function returned, as plain data (a claim: the judge checks it against the OS)."""
     from multiprocessing.process import BaseProcess
@@ -197,21 +227,39 @@ def _wait_begun(targets: Targets, pid, seconds: float) -> bool:
     return targets.began_in(pid)
 
 
-@check(timeout=30, label="start_background")
+def _returns(done, targets: Targets) -> bool:
+    """Wait until ``done()``; False once a job has run for AFTER_BEGIN s without it (or none began in JOB_LIMIT s)."""
+    cap = time.perf_counter() + JOB_LIMIT
+    while not done():
+        now = time.perf_counter()
+        began = [b["t"] for b in targets.begun]
+        if began and now - min(began) > AFTER_BEGIN or now > cap:
+            return False
+        time.sleep(0.03)
+    return True
+
+
+def _not_returned(call_text: str, judge, targets: Targets) -> str:
+    began = [b["t"] for b in targets.begun]
+    when = (f"{time.perf_counter() - min(began):.0f} s after its job began" if began
+            else f"after {JOB_LIMIT:g} s")
+    return (f"{call_text} had not returned {when}: {where_stuck(judge)}; a background job may never end, so do "
+            "not join() it: return the process right after start().")
+
+
+@check(timeout=75, label="start_background")
 def check_start_background_returns_a_running_daemon(judge, start_background) -> Verdict:
     """start_background(sleep_forever, (rec, 'background job')) returns at once a live daemon running the job."""
     targets = Targets(judge)
     call_text = "start_background(sleep_forever, (rec, 'background job'))"
     call = judge.call(_course("drive_start_background"), start_background, _course("sleep_forever"),
                       (targets.recorder, "background job"), name="start_background")
-    call.wait(START_PATIENCE)
+    _returns(call.finished.is_set, targets)
+    call.wait(0)
     caller_span(judge, call, "in start_background")
     if call.status == "hung":
-        _wait_begun(targets, None, 0)
-        return failed("start_background/joins-daemon", f"{call_text} had not returned after {START_PATIENCE:g} s: "
-                      f"{where_stuck(judge)}; a background job may never end, so do not join() it: return the "
-                      "process right after start().", targets.events(), [(call.started, time.perf_counter())],
-                      title="start_background waits for a job that never ends")
+        return failed("start_background/joins-daemon", _not_returned(call_text, judge, targets), targets.events(),
+                      [(call.started, time.perf_counter())], title="start_background waits for a job that never ends")
     stage_lost(call)
     if call.status != "returned":
         if call.error_type == "AssertionError":
@@ -230,10 +278,10 @@ def check_start_background_returns_a_running_daemon(judge, start_background) -> 
     if pid is None:
         return failed("start_background/not-started", f"{call_text} returned a process that was never started: "
                       "call p.start() before returning it.")
-    if not _wait_begun(targets, pid, 8):
+    if not _wait_begun(targets, pid, JOB_LIMIT):
         return failed("start_background/no-job", f"the process that {call_text} returned (pid {pid}) did not run "
-                      "target(*args) within 8 s: create it with Process(target=target, args=args, daemon=True).",
-                      targets.events())
+                      f"target(*args) within {JOB_LIMIT:g} s: create it with Process(target=target, args=args, "
+                      "daemon=True).", targets.events())
     job = next(b for b in targets.begun if b["pid"] == pid)
     if job["label"] != "background job":
         return failed("start_background/args-lost", f"{call_text} did not pass args to the target: it ran with "
@@ -250,20 +298,19 @@ def check_start_background_returns_a_running_daemon(judge, start_background) -> 
     return passed(f"it returned in {call.elapsed * 1000:.0f} ms a live daemon process (pid {pid}) running the job")
 
 
-@check(timeout=30, label="start_background")
+@check(timeout=120, label="start_background")
 def check_start_background_dies_with_its_parent(judge, start_background) -> Verdict:
     """A process calls start_background(job) with no args and exits: the OS must show the job gone with it."""
     targets = Targets(judge)
     call = judge.call(_course("start_background_then_exit"), start_background, targets.recorder, mode="process",
                       name=CALLER)
     with judge.cv:                 # the caller process starts (slowly on a loaded machine), then calls
-        judge.cv.wait_for(lambda: len(targets.callers) > 1 or call.finished.is_set(), STARTUP)
-        judge.cv.wait_for(lambda: targets.job_asked or call.finished.is_set(), START_PATIENCE)
-    call.wait(10 if targets.job_asked else 0)
+        judge.cv.wait_for(lambda: len(targets.callers) > 1 or call.finished.is_set(), JOB_LIMIT)
+    _returns(lambda: targets.job_asked or call.finished.is_set(), targets)
+    call.wait(JOB_LIMIT + 5 if targets.job_asked else 0)
     if call.status == "hung":
-        return failed("start_background/joins-daemon", f"start_background(job) had not returned after "
-                      f"{START_PATIENCE:g} s: {where_stuck(judge)}; return the process right after start(), "
-                      "without join().", targets.events(), title="start_background never returned")
+        return failed("start_background/joins-daemon", _not_returned("start_background(job)", judge, targets),
+                      targets.events(), title="start_background never returned")
     if targets.in_caller:
         return failed("start_background/run-not-start", "start_background(job) ran the job in the calling process: "
                       "call p.start(), not p.run().", targets.events())
@@ -281,13 +328,12 @@ def check_start_background_dies_with_its_parent(judge, start_background) -> Verd
         return failed("start_background/no-job", "start_background(job), called with no args, did not run job() in "
                       "a started process (the default args=() must work).", targets.events())
     pid = info["pid"]
-    call.wait(4, until_exit=True)
-    if not call.exited.is_set():
+    if not _exits(call, targets, pid):
         left = time.perf_counter()
         return failed("start_background/not-daemon", "the process that called start_background(job) could not exit, "
                       "because at exit multiprocessing waits for every child that is not a daemon, and the job "
                       "never ends: make the background process a daemon (daemon=True, before start()).",
-                      targets.events(), [(left - 4, left)],
+                      targets.events(), [(left - 3, left)],
                       title="the caller cannot exit: its background job is not a daemon")
     deadline = time.monotonic() + 3
     while any(p["pid"] == pid for p in targets.others()) and time.monotonic() < deadline:
@@ -300,6 +346,27 @@ def check_start_background_dies_with_its_parent(judge, start_background) -> Verd
         return failed("start_background/not-daemon", "the process that start_background(job) returned says p.daemon "
                       "is False: pass daemon=True to Process(...) before start().")
     return passed("a process called start_background(job) with no args and exited; the job ended with it")
+
+
+def _exits(call, targets: Targets, job: int) -> bool:
+    """Does the caller process exit? No, once it and its job sit blocked (all threads asleep, Linux) for 3 s
+    and the job never got SIGTERM (multiprocessing terminates daemons at exit); elsewhere after 10 s."""
+    deadline = time.monotonic() + JOB_LIMIT
+    job_host = next((b["peer"].host_pid for b in targets.begun if b["pid"] == job), None)
+    blocked_since = None
+    while not call.exited.is_set() and time.monotonic() < deadline:
+        now = time.monotonic()
+        if job in targets.dying or runnable(call.host_pid) or runnable(job_host):
+            blocked_since = None
+        else:
+            blocked_since = blocked_since or now
+            if now - blocked_since > (3.0 if _PROC else 10.0):
+                return False
+        call.exited.wait(0.1)
+    return call.exited.is_set()
+
+
+_PROC = os.path.isdir("/proc/self/task")
 
 
 # ----------------------------------------------------------------------------------
@@ -322,16 +389,25 @@ def _judge_deadline_call(judge, run_with_deadline, targets: Targets, target, arg
                          timeout: float, advice: dict[str, str], last_try: bool = True,
                          signal_case: bool = False) -> _Run:
     """Call ``run_with_deadline(target, args, timeout)``; the verdicts every case shares."""
-    limit = timeout + targets.hold_dying + 5
-    call = judge.call(run_with_deadline, target, args, timeout, name="run_with_deadline")
-    targets.watch(call, limit)
+    call = judge.call(_course("call_timing_stops"), run_with_deadline, target, args, timeout, targets.recorder,
+                      name="run_with_deadline")
+
+    def hang_deadline() -> float:
+        """Hung: well after the child got SIGTERM, or well after its timeout counted from when it began."""
+        began = [b["t"] for b in targets.begun]
+        stopped = [t for t in (_stop_time(judge, b["pid"]) for b in targets.begun) if t is not None]
+        if stopped:
+            return min(stopped) + targets.hold_dying + 8
+        return (min(began) + timeout if began else call.started + JOB_LIMIT) + 8
+
+    targets.watch(call, hang_deadline)
     call.wait(0)
     alive = targets.others() if call.ok else []
     caller_span(judge, call, "in run_with_deadline")
     run = _Run(call, targets)
     events = targets.events
     if call.status == "hung":
-        run.verdict = failed("run_with_deadline/hangs", f"{call_text} had not returned after {limit:g} s: "
+        run.verdict = failed("run_with_deadline/hangs", f"{call_text} had not returned after {call.elapsed:.0f} s: "
                              f"{where_stuck(judge)}; {advice['hang']}", events(),
                              [(call.started + timeout, time.perf_counter())], title="run_with_deadline never returned")
         return run
@@ -398,21 +474,25 @@ def _stop_time(judge, pid: int) -> float | None:
 
 
 def _stopped_in_time(judge, run: _Run, call_text: str, timeout: float, grace: float) -> Verdict | None:
-    """A child that runs past the timeout: stopped by a signal, not before the timeout, not much after."""
+    """A child that runs past the timeout: stopped by a signal, not before the timeout, not long after."""
     call = run.call
     if call.value >= 0:
         return failed("run_with_deadline/wrong-code", f"{call_text} returned {call.value!r}, but a target that runs "
                       "past the timeout must be stopped with a signal (a negative exit code): terminate() it after "
                       "join(timeout), join() it, and return p.exitcode.")
-    stopped = _stop_time(judge, run.targets.begun[0]["pid"]) or call.ended or time.perf_counter()
-    if stopped - call.started < timeout * 0.9:
-        return failed("run_with_deadline/stopped-early", f"{call_text} stopped the target after "
-                      f"{stopped - call.started:.2f} s, before the {timeout:g} s it was allowed: wait with "
-                      "join(timeout) first.", run.targets.events())
-    if call.elapsed > timeout + grace + 3:
-        return failed("run_with_deadline/too-slow", f"{call_text} took {call.elapsed:.1f} s, much longer than the "
-                      "timeout: join(timeout), then terminate() the child, give it a short join(), kill() it if it "
-                      "is still alive, and join() it.", run.targets.events())
+    child = run.targets.begun[0]
+    signalled = _stop_time(judge, child["pid"])
+    stopped = signalled or call.ended or time.perf_counter()
+    waited = min((w for _what, w in run.targets.stops), default=stopped - call.started)  # else: an upper bound
+    if waited < timeout * 0.9:
+        return failed("run_with_deadline/stopped-early", f"{call_text} stopped the target {waited:.2f} s after "
+                      f"it started, before the {timeout:g} s it was allowed: wait with join(timeout) first.",
+                      run.targets.events())
+    late = call.ended - (signalled or child["t"] + timeout)
+    if late > grace + 5:
+        return failed("run_with_deadline/too-slow", f"{call_text} returned {late:.1f} s after the deadline: "
+                      "join(timeout), then terminate() the child, give it a short join(), kill() it if it is still "
+                      "alive, and join() it.", run.targets.events())
     return None
 
 
@@ -484,10 +564,12 @@ def check_run_with_deadline_returns_the_exit_code(judge, run_with_deadline) -> V
             return failed("run_with_deadline/wrong-code", f"{call_text} returned {run.call.value!r}, but the target "
                           f"ended by itself with {how} after 0.05 s: return the real exit code ({code}); terminate "
                           "only a child that is still alive after join(timeout).", targets.events())
-        if run.call.elapsed > timeout + 1:
-            return failed("run_with_deadline/too-slow", f"{call_text} took {run.call.elapsed:.1f} s although the "
-                          "target ended after 0.05 s: wait with join(timeout), which returns as soon as the child "
-                          "ends.", targets.events())
+        ended = next((e.t for e in judge.events() if e.kind == "state" and e.what == "exited"
+                      and e.pid == targets.begun[0]["pid"]), targets.begun[0]["t"])
+        if run.call.ended - ended > timeout:
+            return failed("run_with_deadline/too-slow", f"{call_text} returned {run.call.ended - ended:.1f} s after "
+                          "the target had ended by itself: wait with join(timeout), which returns as soon as the "
+                          "child ends.", targets.events())
     forever = {"hang": "wait with join(timeout), then terminate() the child if it is still alive, and join() it.",
                "none": "after terminate(), join() the child so that its exit code is set.",
                "none_id": "run_with_deadline/exitcode-none"}

@@ -66,9 +66,13 @@ STATE_COLOURS.setdefault("returned", "#cfd8dc")
 STATE_LABELS.setdefault("returned", "returned (the caller)")
 STATE_COLOURS.setdefault("dying after SIGTERM", "#6d4c41")
 
-MEET_PATIENCE = 2.0      # s a target waits alone, once no other process of the stage is on its way
-MEET_CAP = 12.0          # s a target waits for the others in any case
-RELEASE_GAP = 1.0        # s the judge waits for a released target to exit before releasing the next
+# Waits are generous where only a wrong answer pays for them: on a loaded machine a correct
+# answer's children may take seconds to start, and must never be judged by that.
+MEET_PATIENCE = 2.0      # s a target waits alone once no process is on its way and the caller is blocked
+MEET_CAP = 30.0          # s a target waits for the others in any case
+RELEASE_GAP = 5.0        # s the judge waits for released targets to exit before releasing the next wave
+RUN_ALL_LIMIT = 45.0     # s run_all may take
+WORKERS_LIMIT = 30.0     # s SquareWorkers get to put their results and end
 
 
 # ----------------------------------------------------------------------------------
@@ -165,7 +169,7 @@ class OutQueue:
         pass
 
 
-def drive_square_workers(SquareWorker, inputs: list, rec) -> dict:  # noqa: N803 (the student's class)
+def drive_square_workers(SquareWorker, inputs: list, rec, patience: float) -> dict:  # noqa: N803 (the student's class)
     """As a parent would: construct every worker, start them all, join them; report what happened as plain data."""
     from multiprocessing.process import BaseProcess
 
@@ -197,7 +201,7 @@ def drive_square_workers(SquareWorker, inputs: list, rec) -> dict:  # noqa: N803
             report.update(step="start" if set_up else "start-not-set-up", error=_exception_text(exc))
             return report
     report["pids"] = [w.pid for w in workers]
-    deadline = time.monotonic() + 6
+    deadline = time.monotonic() + patience
     for w in workers:
         w.join(max(deadline - time.monotonic(), 0.01))
     report["exitcodes"] = [w.exitcode for w in workers]
@@ -231,9 +235,9 @@ class Targets:
 
     A target says where it began (the judge sees the pid); at ``meet`` it waits until
     ``expected`` targets wait at once, or until the judge decides nobody else is coming;
-    at ``finish`` it waits until the judge lets it end, one at a time; after SIGTERM a
-    slow target waits at ``sigterm`` while the judge holds it. The judge's main thread
-    drives the decisions in ``watch``.
+    at ``finish`` it waits until the judge lets it end (all but the first tuple's target,
+    then that one); after SIGTERM a slow target waits at ``sigterm`` while the judge holds
+    it. The judge's main thread drives the decisions in ``watch``.
     """
 
     def __init__(self, judge, expected: int = 0):
@@ -260,8 +264,12 @@ class Targets:
         self.outlived: set[int] = set()            # dying targets still held when the student's call returned
         self.puts: list[tuple[float, int, object]] = []
         self.job_asked = False                     # a caller process's start_background returned
-        for question in ("begin", "meet", "finish", "sigterm", "put", "caller", "starting", "job running?"):
-            self.recorder.on(question, getattr(self, "_" + question.replace(" ", "_").rstrip("?")))
+        self.stops: list[tuple[str, float]] = []   # (terminate/kill, s after start() returned): the stage timed it
+        answers = {"begin": self._begin, "meet": self._meet, "finish": self._finish, "sigterm": self._sigterm,
+                   "put": self._put, "caller": self._caller, "starting": self._starting,
+                   "job running?": self._job_running, "stopping": self._stopping}
+        for question, answer in answers.items():
+            self.recorder.on(question, answer)
 
     # -- answers (each runs in the thread of the asking connection) ------------------------
     def _begin(self, peer, label="", daemon=False, index=-1):
@@ -333,12 +341,18 @@ class Targets:
             self.callers.add(peer.pid)
             self.judge.record("state", "running", "calls start_background(job)", name=CALLER, pid=peer.pid)
 
+    def _stopping(self, peer, what="", waited=0.0):
+        if isinstance(waited, (int, float)) and not isinstance(waited, bool):
+            with self.cv:
+                self.stops.append((str(what)[:20], float(waited)))
+            self.judge.record("mark", f"{what}()"[:20], f"{waited:.2f} s after start()", name=CALLER, pid=peer.pid)
+
     def _starting(self, peer):
         self.judge.record("mark", "start()", name=CALLER, pid=peer.pid)
 
     def _job_running(self, peer, pid=None):
-        """Answered once the process ``pid`` has begun its target (or after a few seconds)."""
-        deadline = time.monotonic() + 8
+        """Answered once the process ``pid`` has begun its target (or after half a minute)."""
+        deadline = time.monotonic() + 30
         with self.cv:
             self.job_asked = True
             self.cv.notify_all()
@@ -350,12 +364,15 @@ class Targets:
     def began_in(self, pid) -> bool:
         return any(b["pid"] == pid for b in self.begun)
 
-    def watch(self, call, limit: float) -> None:
-        """Wait for ``call`` (at most ``limit`` s), deciding the rendezvous and who may end meanwhile."""
+    def watch(self, call, limit) -> None:
+        """Wait for ``call``, deciding the rendezvous and who may end meanwhile.
+
+        ``limit``: seconds, or a function giving the deadline (``time.perf_counter()``) as events arrive.
+        """
         self.call = call
-        end = time.monotonic() + limit
+        end = time.perf_counter() + limit if not callable(limit) else None
         next_look = 0.0
-        while not call.finished.is_set() and time.monotonic() < end and not self.judge.lost.is_set():
+        while not call.finished.is_set() and time.perf_counter() < (end or limit()) and not self.judge.lost.is_set():
             if time.monotonic() >= next_look:
                 self._decide_alone()
                 next_look = time.monotonic() + 0.25
@@ -371,7 +388,7 @@ class Targets:
         if not (undecided and quiet):
             return
         on_the_way = [p for p in self.others() if p["pid"] not in self.waiting]
-        if not on_the_way:
+        if not on_the_way and not runnable(self.judge.stage_peer.host_pid):
             with self.cv:
                 self.alone = True
                 self.cv.notify_all()
@@ -427,6 +444,23 @@ class Targets:
         """The event log, with every row that is still running drawn up to now."""
         events = [e for e in self.judge.events() if e.t >= self.since]
         return extend_to_now(events, {p["pid"] for p in self.others()} | {self.stage_pid})
+
+
+def runnable(host_pid: int | None) -> bool:
+    """Is a thread of this process running or ready to run (Linux: /proc)? A starved caller is; one in join() is not.
+
+    Elsewhere (or when the process is gone) False: the judge then goes by time alone.
+    """
+    import glob
+
+    for path in glob.glob(f"/proc/{host_pid}/task/*/stat"):
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                if f.read().rpartition(")")[2].split()[0] in ("R", "D"):
+                    return True
+        except (OSError, IndexError):
+            continue
+    return False
 
 
 def extend_to_now(events: list[Event], alive: set[int]) -> list[Event]:
@@ -485,7 +519,7 @@ def _judge_run_all(judge, run_all, codes: list[int]) -> Verdict:
     targets = Targets(judge, expected=n)
     shown = "[" + ", ".join(f"(rec, {i}, {c})" for i, c in enumerate(codes)) + "]"
     call_text = f"run_all(rendezvous_then_exit, {shown})"
-    limit = 8.0 + 4.0 * n
+    limit = RUN_ALL_LIMIT
     call = judge.call(run_all, _target("rendezvous_then_exit"), [(targets.recorder, i, c) for i, c in enumerate(codes)],
                       name="run_all")
     targets.watch(call, limit)
@@ -553,7 +587,7 @@ def _signal_code() -> int:
     return -int(signal.SIGTERM) if os.name == "posix" else 4
 
 
-@check(timeout=30, label="run_all")
+@check(timeout=60, label="run_all")
 def check_run_all_runs_children_at_once(judge, run_all) -> Verdict:
     """Three children must all run at once: each waits at the judge's rendezvous until all three wait there."""
     verdict = _judge_run_all(judge, run_all, [3, 0, 7])
@@ -561,7 +595,7 @@ def check_run_all_runs_children_at_once(judge, run_all) -> Verdict:
                              "exit codes came back in order: [3, 0, 7]")
 
 
-@check(timeout=40, label="run_all")
+@check(timeout=60, label="run_all")
 def check_run_all_many_at_once(judge, run_all) -> Verdict:
     """Five children at once, ending with 0, 2, SIGTERM, 1 and 0: every code comes back in order."""
     codes = [0, 2, _signal_code(), 1, 0]
@@ -569,7 +603,7 @@ def check_run_all_many_at_once(judge, run_all) -> Verdict:
     return verdict or passed(f"5 children ran at the same time and returned {codes}, in order")
 
 
-@check(timeout=30, label="run_all")
+@check(timeout=75, label="run_all")
 def check_run_all_with_no_tuples(judge, run_all) -> Verdict:
     """No tuples at all: nothing to start, and the answer is an empty list (then one tuple, exit code 5)."""
     call = judge.call(run_all, _target("rendezvous_then_exit"), [], name="run_all").wait(8)
@@ -592,14 +626,15 @@ def check_run_all_with_no_tuples(judge, run_all) -> Verdict:
 def _judge_square_workers(judge, SquareWorker, inputs: list[list[int]]) -> Verdict:  # noqa: N803
     targets = Targets(judge)
     shown = [f"SquareWorker({numbers}, q)" for numbers in inputs]
-    call = judge.call(_target("drive_square_workers"), SquareWorker, inputs, targets.recorder, name="SquareWorker")
-    call.wait(12)
+    call = judge.call(_target("drive_square_workers"), SquareWorker, inputs, targets.recorder, WORKERS_LIMIT,
+                      name="SquareWorker")
+    call.wait(WORKERS_LIMIT + 15)
     caller_span(judge, call, "the parent: constructs, starts, joins")
     parent = targets.stage_pid
     events = targets.events()
     if call.status == "hung":
         return failed("square_worker/hangs", f"constructing, starting and joining {', '.join(shown)} had not "
-                      f"finished after 12 s: {where_stuck(judge)}.", events)
+                      f"finished after {WORKERS_LIMIT + 15:g} s: {where_stuck(judge)}.", events)
     stage_lost(call)
     if call.status != "returned" or not isinstance(call.value, dict):
         return failed("square_worker/raised", f"{shown[0]} raised {call.error() or 'an error'}.")
@@ -663,15 +698,15 @@ def _judge_square_workers(judge, SquareWorker, inputs: list[list[int]]) -> Verdi
             return failed("square_worker/wrong-result", f"{text} put ({pid}, {got!r}) on out_queue, expected "
                           f"({pid}, {want}).")
         if code is None:
-            return failed("square_worker/exit-code", f"{text} was still running 6 s after start(), although it had "
-                          "put its result: end run() after the put.", events)
+            return failed("square_worker/exit-code", f"{text} was still running {WORKERS_LIMIT:g} s after start(), "
+                          "although it had put its result: end run() after the put.", events)
         if code != 0:
             return failed("square_worker/exit-code", f"{text} ended with exit code {code}, expected 0 (it must "
                           "end after putting its result).", events)
     return None
 
 
-@check(timeout=30, label="SquareWorker")
+@check(timeout=75, label="SquareWorker")
 def check_square_worker_squares(judge, SquareWorker) -> Verdict:  # noqa: N803
     """SquareWorker([1, 2, 3], q): nothing from the parent, then (the child's pid, [1, 4, 9]) from the child."""
     verdict = _judge_square_workers(judge, SquareWorker, [[1, 2, 3]])
@@ -679,7 +714,7 @@ def check_square_worker_squares(judge, SquareWorker) -> Verdict:  # noqa: N803
                              "[1, 4, 9])")
 
 
-@check(timeout=30, label="SquareWorker")
+@check(timeout=75, label="SquareWorker")
 def check_square_worker_works_in_the_child(judge, SquareWorker) -> Verdict:  # noqa: N803
     """Three workers at once (negative numbers, 0, an empty list): each squares in its own child."""
     verdict = _judge_square_workers(judge, SquareWorker, [[4, -5, 6, 0], [], [7]])
