@@ -14,9 +14,9 @@ Test plan (COURSE_SPEC.md; every check fails every implementation that violates 
 dimension, on every run and start method):
 
 ``start_background(target, args=()) -> Process``
-  * timing: the job never ends, so a ``join()`` makes the call hang, seen at once
-    -> ``start_background/joins-daemon`` (``check_start_background_returns_a_running_daemon``,
-    the visible test, with where it is stuck);
+  * timing: the job never ends, so a ``join()`` makes the call hang: still no return 3 s
+    after the job began (start() returned long before) -> ``start_background/joins-daemon``
+    (``check_start_background_returns_a_running_daemon``, the visible test, with where it is stuck);
   * process structure: the job reporting from the caller's pid ran in the caller
     -> ``start_background/run-not-start``; ``daemon`` set after ``start()`` raises
     AssertionError (or, swallowed, leaves a non-daemon) -> ``start_background/daemon-after-start``,
@@ -26,7 +26,8 @@ dimension, on every run and start method):
     ``start_background/args-lost``, ``start_background/not-a-process``;
   * leftovers, observed: a caller process started for the check calls
     ``start_background(job)`` with no args (the default) and exits normally; a non-daemon
-    keeps it from exiting, and any job the OS still shows after it exited outlived its
+    keeps it from exiting (the caller and the job then sit blocked, all threads asleep, and
+    the job never gets SIGTERM), and any job the OS still shows after it exited outlived its
     parent (``check_start_background_dies_with_its_parent``) -> ``start_background/not-daemon``,
     ``start_background/outlives-parent``;
   * exceptions: ``start_background/raised``.
@@ -37,13 +38,16 @@ dimension, on every run and start method):
     no ``kill()``) gives None every time -> ``run_with_deadline/exitcode-none``;
     a made-up code returned while the child is still dying -> ``run_with_deadline/child-left-running``
     (``check_run_with_deadline_stops_a_late_target``, the visible test); stopped before
-    ``timeout`` -> ``run_with_deadline/stopped-early``; much later -> ``run_with_deadline/too-slow``;
-    never stopped -> ``run_with_deadline/no-terminate`` or ``run_with_deadline/hangs``;
+    ``timeout`` (``terminate()``/``kill()`` are timed in the caller from their process's
+    ``start()``) -> ``run_with_deadline/stopped-early``; returned more than 5 s after SIGTERM
+    (or the deadline) -> ``run_with_deadline/too-slow``; never stopped -> ``run_with_deadline/no-terminate``
+    or ``run_with_deadline/hangs`` (no return 8 s past SIGTERM, or past the deadline counted from
+    when the child began);
   * a target that ignores SIGTERM (POSIX): only ``kill()`` ends it -> ``run_with_deadline/no-kill``,
     ``run_with_deadline/hangs`` (``check_run_with_deadline_kills_a_target_that_ignores_sigterm``);
   * values: ``sys.exit(3)`` gives 3, a normal return 0, a target with no args (``()``),
-    well before the timeout; a job that runs forever (and dies at once on SIGTERM) a negative
-    int -> ``run_with_deadline/wrong-code``, ``run_with_deadline/too-slow``
+    returned within ``timeout`` of the target's end; a job that runs forever (and dies at once
+    on SIGTERM) a negative int -> ``run_with_deadline/wrong-code``, ``run_with_deadline/too-slow``
     (``check_run_with_deadline_returns_the_exit_code``); never None, never a bool
     -> ``run_with_deadline/not-an-int``;
   * process structure: exactly one ordinary (non-daemon) child runs the target, never the

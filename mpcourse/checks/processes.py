@@ -18,8 +18,9 @@ dimension, on every run and start method):
     (``run()`` instead of ``start()``) -> ``run_all/run-not-start``; each tuple's target
     must begin exactly once, in its own process -> ``run_all/process-count``;
   * concurrency: every target waits at a rendezvous the judge answers only when all of
-    them wait at once (or, once no other process of the stage is on its way, never):
-    start-join-start-join can never get there -> ``run_all/not-concurrent``
+    them wait at once (and never, once no other process of the stage is on its way and the
+    caller sits blocked, all its threads asleep): start-join-start-join can never get there
+    -> ``run_all/not-concurrent``
     (``check_run_all_runs_children_at_once``, the visible test; 5 children in the hidden one);
   * timing: the judge lets the targets end only after they all met, the first tuple's
     target after all the others have ended; a ``run_all`` that returns before the judge let
