@@ -63,6 +63,7 @@ from ..timeline import STATE_COLOURS, STATE_LABELS, Event, spans_of
 from . import Verdict, check, failed, passed
 
 CALLER = "the caller"
+PARENT = "the parent"
 STATE_COLOURS.setdefault("returned", "#cfd8dc")
 STATE_LABELS.setdefault("returned", "returned (the caller)")
 STATE_COLOURS.setdefault("dying after SIGTERM", "#6d4c41")
@@ -349,7 +350,7 @@ class Targets:
             self.judge.record("mark", f"{what}()"[:20], f"{waited:.2f} s after start()", name=CALLER, pid=peer.pid)
 
     def _starting(self, peer):
-        self.judge.record("mark", "start()", name=CALLER, pid=peer.pid)
+        self.judge.record("state", "blocked", "starts and joins the workers", name=PARENT, pid=peer.pid)
 
     def _job_running(self, peer, pid=None):
         """Answered once the process ``pid`` has begun its target (or after half a minute)."""
@@ -481,13 +482,23 @@ def _short(value) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def caller_span(judge, call, what: str) -> None:
+def caller_span(judge, call, what: str, name: str = CALLER) -> None:
     """The caller's row: in the student's function from the call to its return (the judge's clock)."""
     pid = judge.stage_peer.pid
-    judge.record("state", "running", what, name=CALLER, pid=pid, at=call.started)
+    judge.record("state", "running", what, name=name, pid=pid, at=call.started)
     if call.ended is not None:
-        judge.record("mark", "returned", name=CALLER, pid=pid, at=call.ended)
-        judge.record("state", "returned", name=CALLER, pid=pid, at=call.ended)
+        judge.record("state", "returned", name=name, pid=pid, at=call.ended)
+
+
+def with_rows(events: list[Event]) -> list[Event]:
+    """A process that only left marks (a worker's put) gets a row: running from its first event."""
+    has_state = {e.pid for e in events if e.kind == "state"}
+    first: dict[int, Event] = {}
+    for e in events:
+        if e.pid not in has_state:
+            first.setdefault(e.pid, e)
+    rows = [Event(e.t, e.pid, e.name, "state", "running", "") for e in first.values()]
+    return sorted(events + rows, key=lambda e: e.t)
 
 
 def where_stuck(judge) -> str:
@@ -630,9 +641,9 @@ def _judge_square_workers(judge, SquareWorker, inputs: list[list[int]]) -> Verdi
     call = judge.call(_target("drive_square_workers"), SquareWorker, inputs, targets.recorder, WORKERS_LIMIT,
                       name="SquareWorker")
     call.wait(WORKERS_LIMIT + 15)
-    caller_span(judge, call, "the parent: constructs, starts, joins")
+    caller_span(judge, call, "constructs the workers", PARENT)
     parent = targets.stage_pid
-    events = targets.events()
+    events = with_rows(targets.events())
     if call.status == "hung":
         return failed("square_worker/hangs", f"constructing, starting and joining {', '.join(shown)} had not "
                       f"finished after {WORKERS_LIMIT + 15:g} s: {where_stuck(judge)}.", events)
