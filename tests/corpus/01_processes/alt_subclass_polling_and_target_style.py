@@ -1,5 +1,5 @@
 # ruff: noqa: E402, F811 (each section is its own notebook cell with its own imports)
-# why: correct in another style: a Process subclass defined in the cell, started in reverse order, waited for by polling is_alive()
+# why: correct in other styles: run_all with a Process subclass defined in the cell, started in reverse order and waited for by polling is_alive(); SquareWorker hands a cell-defined function to Process(target=...) and keeps the default run()
 # %% run_all
 import multiprocessing
 import time
@@ -21,3 +21,16 @@ def run_all(target, arg_tuples):
     while any(job.is_alive() for job in jobs):
         time.sleep(0.01)
     return [job.exitcode for job in jobs]
+
+# %% square_worker
+import multiprocessing
+import os
+
+
+def _square_into(numbers, out_queue):
+    out_queue.put((os.getpid(), [n * n for n in numbers]))
+
+
+class SquareWorker(multiprocessing.Process):
+    def __init__(self, numbers, out_queue):
+        super().__init__(target=_square_into, args=(list(numbers), out_queue))
