@@ -578,7 +578,7 @@ def _judge_run_all(judge, run_all, codes: list[int]) -> Verdict:
     if result != codes:
         return failed("run_all/wrong-codes", f"{call_text} returned {result!r}, expected {codes!r}: return each "
                       "child's p.exitcode, in the order of arg_tuples (not the order in which they ended; here "
-                      "the last tuple's child ended first).")
+                      "the first tuple's child ended last).")
     leftovers = targets.settle(0.5)
     if leftovers:
         names = ", ".join(f"{p['name']} (pid {p['pid']})" for p in leftovers[:3])
