@@ -337,7 +337,7 @@ def check_start_background_dies_with_its_parent(judge, start_background) -> Verd
         return failed("start_background/not-daemon", "the process that called start_background(job) could not exit, "
                       "because at exit multiprocessing waits for every child that is not a daemon, and the job "
                       "never ends: make the background process a daemon (daemon=True, before start()).",
-                      targets.events(), [(left - 3, left)],
+                      targets.events(), [(left - 5, left)],
                       title="the caller cannot exit: its background job is not a daemon")
     deadline = time.monotonic() + 3
     while any(p["pid"] == pid for p in targets.others()) and time.monotonic() < deadline:
@@ -353,7 +353,7 @@ def check_start_background_dies_with_its_parent(judge, start_background) -> Verd
 
 
 def _exits(call, targets: Targets, job: int) -> bool:
-    """Does the caller process exit? No, once it and its job sit blocked (all threads asleep, Linux) for 3 s
+    """Does the caller process exit? No, once it and its job sit blocked (all threads asleep, Linux) for 5 s
     and the job never got SIGTERM (multiprocessing terminates daemons at exit); elsewhere after 10 s."""
     deadline = time.monotonic() + JOB_LIMIT
     job_host = next((b["peer"].host_pid for b in targets.begun if b["pid"] == job), None)
@@ -364,7 +364,7 @@ def _exits(call, targets: Targets, job: int) -> bool:
             blocked_since = None
         else:
             blocked_since = blocked_since or now
-            if now - blocked_since > (3.0 if _PROC else 10.0):
+            if now - blocked_since > (5.0 if _PROC else 10.0):
                 return False
         call.exited.wait(0.1)
     return call.exited.is_set()
@@ -447,7 +447,7 @@ def _judge_deadline_call(judge, run_with_deadline, targets: Targets, target, arg
     child = began[0]["pid"]
     still = child in targets.outlived or any(p["pid"] == child for p in alive)
     if value is None:
-        if still and child not in targets.dying and not _stop_time(judge, child):
+        if still and not targets.stops and not _wait_stop_time(judge, child, 3.0):
             run.verdict = failed("run_with_deadline/no-terminate", f"{call_text} returned None and left the child "
                                  "running: after join(timeout), terminate() a child that is still alive, join() it, "
                                  "and return its exit code.", events(), title="the child outlived run_with_deadline")
@@ -469,6 +469,14 @@ def _judge_deadline_call(judge, run_with_deadline, targets: Targets, target, arg
                              [(call.ended, time.perf_counter())] if call.ended else [],
                              title="the child outlived run_with_deadline")
     return run
+
+
+def _wait_stop_time(judge, pid: int, seconds: float) -> float | None:
+    """SIGTERM sent with os.kill() (not timed by the hooks) may still be on its way to the judge."""
+    deadline = time.monotonic() + seconds
+    while (stopped := _stop_time(judge, pid)) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return stopped
 
 
 def _stop_time(judge, pid: int) -> float | None:
