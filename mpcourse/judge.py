@@ -381,9 +381,13 @@ class Judge:
                 continue
             info["alive"] = info["status"] != psutil.STATUS_ZOMBIE
             info["is_stage"] = proc.pid == stage_host
-            info["helper"] = any(marker in info["cmdline"] for marker in
-                                 ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "bwrap"))
             found.append(info)
+        command_of = {info["pid"]: info["cmdline"] for info in found}
+        for info in found:
+            command = info["cmdline"]
+            # a fork server's children run the student's code under its command line: they are no helpers
+            info["helper"] = any(marker in command for marker in ("multiprocessing.resource_tracker", "bwrap")) or (
+                "multiprocessing.forkserver" in command and command_of.get(info["ppid"]) != command)
         return found
 
     def _command(self, message: dict) -> None:

@@ -1,54 +1,84 @@
 """Checks for assignment 01_processes: run_all, SquareWorker.
 
-Every target the checks hand to the student's code is a module-level function of this
-module (importable under spawn and forkserver) that records on a ``Timeline`` where it
-ran (its pid), when it started and when it ended. A target that finds itself running
-in the checking process (the student called ``run()`` instead of ``start()``) records
-that and returns at once, so that mistake never hangs or kills the check.
+The student's code runs in the stage (``mpcourse.judge``): ``run_all`` in a thread of the
+stage's main process, which is then "the caller"; ``SquareWorker`` through a course
+driver there, which constructs, starts and joins the workers the way a parent would.
+The targets and numbers handed to the student's code are course objects of this
+module; they report to the judge through a ``Recorder`` (the judge times each report
+and knows which process sent it, from the kernel) and wait for the judge's answer
+where the judge must control timing. The judge also asks the operating system which
+processes of the stage exist. Only exit codes and a driver's report come back as
+plain data.
 
-The student's function runs in a thread of the checking process, so a call that never
-returns is reported with where it is stuck, in one sentence, well before the check's
-own deadline.
+Test plan (COURSE_SPEC.md; every check fails every implementation that violates its
+dimension, on every run and start method):
+
+``run_all(target, arg_tuples) -> list``
+  * process structure: a target that reports from the caller's own pid ran in the caller
+    (``run()`` instead of ``start()``) -> ``run_all/run-not-start``; each tuple's target
+    must begin exactly once, in its own process -> ``run_all/process-count``;
+  * concurrency: every target waits at a rendezvous the judge answers only when all of
+    them wait at once (and never, once no other process of the stage is on its way and the
+    caller sits blocked, all its threads asleep): start-join-start-join can never get there
+    -> ``run_all/not-concurrent``
+    (``check_run_all_runs_children_at_once``, the visible test; 5 children in the hidden one);
+  * timing: the judge lets the targets end only after they all met, the first tuple's
+    target after all the others have ended; a ``run_all`` that returns before the judge let
+    every target end returned early, certainly -> ``run_all/returned-early`` (also: ``None``
+    among the codes, a short ``join(timeout)``);
+  * values: exit codes 3, 0, 7 in the order of ``arg_tuples`` although they end in the
+    reverse order; ``sys.exit(2)``, ``sys.exit(1)``, a normal return and death by SIGTERM
+    (``-15``, POSIX only); no tuples at all gives ``[]`` -> ``run_all/wrong-codes``;
+  * leftovers: after the return the OS must show no process of the stage but the
+    stage and multiprocessing's helpers (a ``subprocess`` child in a new session
+    counts) -> ``run_all/left-running``;
+  * exceptions and hangs: ``run_all/raised``, ``run_all/hangs`` (where it is stuck),
+    ``run_all/not-a-list``.
+``SquareWorker(numbers, out_queue)``
+  * process structure: it must be a ``multiprocessing.Process`` whose ``__init__`` calls
+    ``super().__init__()`` (``start()`` fails otherwise) -> ``square_worker/not-a-process``,
+    ``square_worker/no-super-init``;
+  * where the work happens: the numbers are course ints that report every
+    multiplication to the judge, and ``out_queue`` hands every ``put`` to the judge,
+    both attributed to the sending process by the kernel; a square computed or a result
+    put by the parent (in ``__init__``), or the squares already stored on the worker
+    before ``start()`` -> ``square_worker/work-in-init``; a result whose pid is not the
+    pid of the process that put it -> ``square_worker/wrong-pid``;
+  * values and counts: one tuple per worker, ``[n * n for n in numbers]`` with
+    negative numbers, 0 and an empty list, three workers at once
+    -> ``square_worker/wrong-result``, ``square_worker/no-result``, ``square_worker/many-results``;
+  * exceptions: ``square_worker/raised``, ``square_worker/exit-code``.
+Leftovers of every check: the stage and everything in it are killed after each check.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
 import signal
 import sys
 import threading
 import time
-import traceback
-from dataclasses import dataclass, field
 
-from ..timeline import STATE_COLOURS, STATE_LABELS, Event, Timeline, spans_of
-from . import Verdict, check, passed
-from . import failed as _failed
+from ..timeline import STATE_COLOURS, STATE_LABELS, Event, spans_of
+from . import Verdict, check, failed, passed
 
-#: the pid of the process that runs the judge (set by each judge; children see another pid)
-_judge_pid: int | None = None
 CALLER = "the caller"
-STARTED = "started:"         # detail of a target's first state: "started:daemon=False|<label>"
-
-# states of these pictures that the course palette does not have
+PARENT = "the parent"
 STATE_COLOURS.setdefault("returned", "#cfd8dc")
 STATE_LABELS.setdefault("returned", "returned (the caller)")
 STATE_COLOURS.setdefault("dying after SIGTERM", "#6d4c41")
 
-
-def enter_judge() -> None:
-    global _judge_pid
-    _judge_pid = os.getpid()
-
-
-def in_caller() -> bool:
-    """True when a target runs in the checking process itself (``run()`` called instead of ``start()``)."""
-    return os.getpid() == _judge_pid
+# Waits are generous where only a wrong answer pays for them: on a loaded machine a correct
+# answer's children may take seconds to start, and must never be judged by that.
+MEET_PATIENCE = 2.0      # s a target waits alone once no process is on its way and the caller is blocked
+MEET_CAP = 30.0          # s a target waits for the others in any case
+RELEASE_GAP = 5.0        # s the judge waits for released targets to exit before releasing the next wave
+RUN_ALL_LIMIT = 45.0     # s run_all may take
+WORKERS_LIMIT = 30.0     # s SquareWorkers get to put their results and end
 
 
 # ----------------------------------------------------------------------------------
-# targets (run in the student's child processes)
+# course code that runs in the stage, next to the student's code (children import it)
 
 def sleep_in_steps(seconds: float, step: float = 0.02) -> None:
     """Sleep in short steps, so that a signal handler runs promptly."""
@@ -57,245 +87,435 @@ def sleep_in_steps(seconds: float, step: float = 0.02) -> None:
         time.sleep(min(step, left))
 
 
-def _started(tl: Timeline, detail: str = "") -> bool:
-    """Record the start of a target; False (and a mark) when it runs in the checking process."""
-    if in_caller():
-        tl.mark("target ran here", detail)
-        return False
-    tl.state("running", f"{STARTED}daemon={multiprocessing.current_process().daemon}|{detail}")
-    return True
+def begin(rec, label: str, index: int = -1) -> bool:
+    """Tell the judge this target began; False when it runs in the caller itself (then return at once)."""
+    return bool(rec.ask("begin", label, bool(multiprocessing.current_process().daemon), index))
 
 
-def work_then_exit(tl: Timeline, seconds: float, code: int) -> None:
-    """Work for ``seconds``, then end with exit code ``code`` (0: return normally; negative: die of that signal)."""
-    if not _started(tl, f"exit code {code}"):
-        return
-    sleep_in_steps(seconds)
-    tl.state("exited", f"exit code {code}")
+def exit_with(code: int) -> None:
+    """End this process with exit code ``code`` (0: return; negative: die of that signal, POSIX only)."""
     if code < 0 and os.name == "posix":
+        signal.signal(-code, signal.SIG_DFL)
         os.kill(os.getpid(), -code)
         sleep_in_steps(5)
     if code:
         sys.exit(code)
 
 
-def meet_the_others(tl: Timeline, barrier, patience: float) -> None:
-    """Wait at a barrier for the other children: only children that run at the same time get through."""
-    if not _started(tl):
+def rendezvous_then_exit(rec, index: int, code: int) -> None:
+    """A run_all target: meet the other children at the judge's rendezvous, end with ``code`` when told."""
+    if not begin(rec, f"exit code {code}", index):
         return
-    tl.state("blocked", "waiting for the other children")
-    try:
-        barrier.wait(patience)
-        tl.state("running", "met the others")
-        tl.mark("met")
-    except threading.BrokenBarrierError:
-        tl.state("running", "gave up")
-        tl.mark("alone", "no other child was running")
-    tl.state("exited")
+    rec.ask("meet")
+    rec.ask("finish", code)
+    exit_with(code)
+
+
+def ask_aside(rec, question: str, *args):
+    """``rec.ask`` on a connection of its own thread: safe inside a signal handler."""
+    box = []
+    thread = threading.Thread(target=lambda: box.append(rec.ask(question, *args)), daemon=True)
+    thread.start()
+    thread.join(30)
+    return box[0] if box else None
 
 
 class TracedInt(int):
-    """An int that records on a timeline in which process it is multiplied."""
+    """An int that tells the judge in which process it is multiplied (the judge sees the sender)."""
 
-    def __new__(cls, value: int, tl: Timeline):
+    def __new__(cls, value: int, rec):
         obj = super().__new__(cls, value)
-        obj.tl = tl
+        obj.rec = rec
         return obj
 
-    def _record(self) -> None:
-        self.tl.mark("n * n", f"{int(self)}")
-
     def __reduce__(self):
-        return TracedInt, (int(self), self.tl)
+        return TracedInt, (int(self), self.rec)
+
+    def _squared(self, result):
+        self.rec.mark("n * n", str(int(self)))
+        return result
 
     def __mul__(self, other):
         if not isinstance(other, int):
             return NotImplemented
-        self._record()
-        return int(self) * int(other)
+        return self._squared(int(self) * int(other))
 
     __rmul__ = __mul__
 
     def __pow__(self, other, mod=None):
-        self._record()
-        return pow(int(self), other, mod)
+        return self._squared(pow(int(self), other, mod))
 
     def __repr__(self) -> str:
         return repr(int(self))
 
 
-# ----------------------------------------------------------------------------------
-# verdicts whose pictures run until now
+class OutQueue:
+    """The ``out_queue`` a SquareWorker gets: every ``put`` goes to the judge, which sees who put it."""
 
-def failed(message: str, timeline: Timeline | None = None, highlight=(), title: str = "") -> Verdict:
-    """A failed verdict whose picture shows processes that are still running (or stuck) up to now.
+    def __init__(self, rec):
+        self._rec = rec
 
-    A span lasts until the next event, so a process stuck forever would otherwise end
-    at its last recorded event; an extra event in the same state extends it invisibly.
-    """
-    verdict = _failed(message, timeline, highlight, title)
-    if verdict.events:
-        now = time.perf_counter()
-        last: dict[int, Event] = {}
-        for e in verdict.events:
-            if e.kind == "state":
-                last[e.pid] = e
-        for e in last.values():
-            if e.what not in ("exited", "returned") and (e.pid == os.getpid() or is_running(e.pid)):
-                verdict.events.append(Event(now, e.pid, e.name, "state", e.what, e.detail))
-    return verdict
+    def put(self, item, block: bool = True, timeout: float | None = None) -> None:
+        self._rec.ask("put", item)
 
+    def put_nowait(self, item) -> None:
+        self.put(item)
 
-def settle(seconds: float) -> None:
-    """Give the children a moment to end on their own, so that the picture shows when they did."""
-    deadline = time.monotonic() + seconds
-    while running_children() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    def close(self) -> None:
+        pass
+
+    def join_thread(self) -> None:
+        pass
+
+    def cancel_join_thread(self) -> None:
+        pass
 
 
-# ----------------------------------------------------------------------------------
-# calling the student's code from the judge
+def drive_square_workers(SquareWorker, inputs: list, rec, patience: float) -> dict:  # noqa: N803 (the student's class)
+    """As a parent would: construct every worker, start them all, join them; report what happened as plain data."""
+    from multiprocessing.process import BaseProcess
 
-@dataclass
-class Outcome:
-    done: bool
-    value: object = None
-    error: BaseException | None = None
-    started: float = 0.0
-    ended: float = 0.0
-    running_at_return: list[int] = field(default_factory=list)
-    where: str = ""
-
-    @property
-    def elapsed(self) -> float:
-        return self.ended - self.started
-
-
-def call(func, args: tuple, patience: float, tl: Timeline | None = None, label: str = "") -> Outcome:
-    """Call ``func(*args)`` in a daemon thread; give up after ``patience`` seconds and say where it is stuck.
-
-    The caller's row on the timeline shows the call; right after it returns, the
-    children still running are listed (psutil, so joining nobody and reaping nobody).
-    """
-    box: dict = {}
-
-    def run():
+    out_queue = OutQueue(rec)
+    report: dict = {"step": "", "error": "", "pids": [], "exitcodes": [], "stored_squares": []}
+    workers = []
+    for numbers in inputs:
         try:
-            box["value"] = func(*args)
-        except BaseException as exc:  # noqa: BLE001 (SystemExit from student code too)
-            box["error"] = exc
-        box["ended"] = time.perf_counter()
-        if tl is not None:
-            tl.mark("returned", name=CALLER)
-            tl.state("returned", name=CALLER)
-        box["running"] = running_children()
-
-    running_children()                     # imports psutil now, not right after the call returns
-    if tl is not None:
-        tl.state("running", label, name=CALLER)
-    started = time.perf_counter()
-    thread = threading.Thread(target=run, name="student code", daemon=True)
-    thread.start()
-    thread.join(patience)
-    if thread.is_alive():
-        where = stuck_where(thread)
-        return Outcome(False, started=started, ended=time.perf_counter(), where=where)
-    if isinstance(box.get("error"), NotImplementedError):
-        raise NotImplementedError()
-    return Outcome(True, box.get("value"), box.get("error"), started, box["ended"], box["running"])
-
-
-def stuck_where(thread: threading.Thread) -> str:
-    """'is stuck at `p.join()` in `run_all` (line 7 of your code)' for a thread of this process."""
-    from ..runner import Frame, describe_stack
-
-    frame = sys._current_frames().get(thread.ident)
-    if frame is None:
-        return "did not say where it was"
-    frames = [Frame(f.filename, f.lineno or 0, f.name) for f in reversed(traceback.extract_stack(frame))]
-    return describe_stack(frames)
+            workers.append(SquareWorker([TracedInt(n, rec) for n in numbers], out_queue))
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 (reported to the judge as plain data)
+            report.update(step="construct", error=_exception_text(exc))
+            return report
+    if not all(isinstance(w, BaseProcess) for w in workers):
+        report.update(step="type", error=type(workers[0]).__name__)
+        return report
+    for w, numbers in zip(workers, inputs):
+        squares = [n * n for n in numbers]
+        stored = [name for name, value in _attributes(w) if squares and squares != list(numbers)
+                  and isinstance(value, (list, tuple)) and _plain(value) == squares]
+        report["stored_squares"].append(stored[:1])
+    rec.ask("starting")
+    for w in workers:
+        try:
+            w.start()
+        except Exception as exc:  # noqa: BLE001
+            set_up = all(hasattr(w, name) for name in ("_config", "_popen", "_identity"))
+            report.update(step="start" if set_up else "start-not-set-up", error=_exception_text(exc))
+            return report
+    report["pids"] = [w.pid for w in workers]
+    deadline = time.monotonic() + patience
+    for w in workers:
+        w.join(max(deadline - time.monotonic(), 0.01))
+    report["exitcodes"] = [w.exitcode for w in workers]
+    report["step"] = "joined"
+    return report
 
 
-def running_children() -> list[int]:
-    """Pids of this process's descendants that are still running (not zombies, not multiprocessing's helpers)."""
-    import psutil
-
-    from ..runner import _is_helper
-
-    found = []
+def _attributes(obj) -> list:
     try:
-        children = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return found
-    for proc in children:
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE and not _is_helper(proc):
-                found.append(proc.pid)
-        except psutil.Error:
-            continue
-    return found
+        return list(vars(obj).items())
+    except TypeError:
+        return []
 
 
-def is_running(pid: int) -> bool:
-    import psutil
-
+def _plain(value) -> list:
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+        return [int(v) for v in value]
+    except (TypeError, ValueError):
+        return []
 
 
-def child_pids(tl: Timeline) -> list[int]:
-    """Pids of the target runs recorded on the timeline that were real child processes."""
-    pids = []
-    for e in tl.events():
-        if e.kind == "state" and e.detail.startswith(STARTED) and e.pid not in pids:
-            pids.append(e.pid)
-    return pids
-
-
-def ran_in_caller(tl: Timeline) -> bool:
-    return any(e.kind == "mark" and e.what == "target ran here" for e in tl.events())
-
-
-def reap(tl: Timeline | None = None) -> None:
-    """Kill every child the student's code left behind, and wait until each has ended."""
-    import psutil
-
-    pids = set(running_children())
-    if tl is not None:
-        pids.update(p for p in child_pids(tl) if p != os.getpid())
-    procs = []
-    for pid in pids:
-        try:
-            proc = psutil.Process(pid)
-            proc.kill()
-            procs.append(proc)
-        except psutil.Error:
-            continue
-    deadline = time.monotonic() + 3
-    while any(is_running(proc.pid) for proc in procs) and time.monotonic() < deadline:
-        time.sleep(0.01)                       # a zombie has ended: its parent reaps it
-    multiprocessing.active_children()          # reap our own children
-
-
-def exits_after(tl: Timeline, t: float) -> list[tuple[float, float]]:
-    """[(t, when the last child ended)] if some child was still running at ``t`` (still running: now)."""
-    events = tl.events()
-    end = t
-    for pid in child_pids(tl):
-        ends = [e.t for e in events if e.pid == pid and e.kind == "state" and e.what == "exited"]
-        if is_running(pid):
-            end = max(end, time.perf_counter())
-        elif ends:
-            end = max(end, ends[-1])
-    return [(t, end)] if end > t else []
-
-
-def describe_exception(exc: BaseException) -> str:
-    if isinstance(exc, SystemExit):
-        return f"SystemExit({exc.code!r}) (sys.exit() ran in the caller)"
+def _exception_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+# ----------------------------------------------------------------------------------
+# the judge's side: what the targets report, and when they may go on
+
+class Targets:
+    """The judge's record of the course targets handed to the student's code, and its answers to them.
+
+    A target says where it began (the judge sees the pid); at ``meet`` it waits until
+    ``expected`` targets wait at once, or until the judge decides nobody else is coming;
+    at ``finish`` it waits until the judge lets it end (all but the first tuple's target,
+    then that one); after SIGTERM a slow target waits at ``sigterm`` while the judge holds
+    it. The judge's main thread drives the decisions in ``watch``.
+    """
+
+    def __init__(self, judge, expected: int = 0):
+        self.judge = judge
+        self.cv = judge.cv
+        self.since = time.perf_counter()           # a check may try several times: its pictures show this try
+        self.recorder = judge.recorder("targets")
+        self.expected = expected
+        self.stage_pid = judge.stage_peer.pid
+        self.callers = {self.stage_pid}
+        self.begun: list[dict] = []               # {"pid", "label", "daemon", "index", "t", "peer"}
+        self.in_caller: list[str] = []
+        self.waiting: set[int] = set()
+        self.last_arrival = 0.0
+        self.met = False
+        self.alone = False
+        self.finishing: dict[int, tuple[int, object, int]] = {}      # pid -> (index, peer, code)
+        self.released: dict[int, float] = {}
+        self.last_release: tuple[object, float] | None = None
+        self.dying: dict[int, float] = {}          # pid -> when SIGTERM arrived (held by the judge)
+        self.hold_dying = 0.0
+        self.call = None
+        self.opened = False                        # after the student's call: targets end when they like
+        self.outlived: set[int] = set()            # dying targets still held when the student's call returned
+        self.puts: list[tuple[float, int, object]] = []
+        self.job_asked = False                     # a caller process's start_background returned
+        self.stops: list[tuple[str, float]] = []   # (terminate/kill, s after start() returned): the stage timed it
+        answers = {"begin": self._begin, "meet": self._meet, "finish": self._finish, "sigterm": self._sigterm,
+                   "put": self._put, "caller": self._caller, "starting": self._starting,
+                   "job running?": self._job_running, "stopping": self._stopping}
+        for question, answer in answers.items():
+            self.recorder.on(question, answer)
+
+    # -- answers (each runs in the thread of the asking connection) ------------------------
+    def _begin(self, peer, label="", daemon=False, index=-1):
+        label = str(label)[:60]
+        with self.cv:
+            if peer.pid in self.callers:
+                self.in_caller.append(label)
+                self.judge.record("mark", "target ran here", label, name=CALLER, pid=peer.pid)
+                return False
+            self.begun.append({"pid": peer.pid, "label": label, "daemon": daemon is True, "index": index,
+                               "t": time.perf_counter(), "peer": peer})
+            self.judge.record("state", "running", label + (" (daemon)" if daemon is True else ""), peer=peer)
+            self.cv.notify_all()
+        return True
+
+    def _meet(self, peer):
+        with self.cv:
+            self.waiting.add(peer.pid)
+            self.last_arrival = time.monotonic()
+            self.judge.record("state", "blocked", "waiting for the other children", peer=peer)
+            if len(self.waiting) >= self.expected:
+                self.met = True
+            self.cv.notify_all()
+            deadline = time.monotonic() + MEET_CAP
+            while not (self.met or self.alone or self.judge.closed) and time.monotonic() < deadline:
+                self.cv.wait(0.05)
+            if not self.met:
+                self.alone = True
+            self.waiting.discard(peer.pid)
+            self.judge.record("state", "running", "met the others" if self.met else "gave up: it ran alone",
+                              peer=peer)
+            return self.met
+
+    def _finish(self, peer, code=0):
+        with self.cv:
+            index = next((b["index"] for b in self.begun if b["pid"] == peer.pid), -1)
+            self.finishing[peer.pid] = (index, peer, code)
+            self.cv.notify_all()
+            deadline = time.monotonic() + 60
+            while not (peer.pid in self.released or self.opened or self.judge.closed) and time.monotonic() < deadline:
+                self.cv.wait(0.05)
+            self.judge.record("state", "exited", f"exit code {code}", peer=peer)
+
+    def _sigterm(self, peer, *_args):
+        """A slow target got SIGTERM: held until the student's call returns, or for ``hold_dying`` s."""
+        with self.cv:
+            self.dying[peer.pid] = time.perf_counter()
+            self.judge.record("mark", "SIGTERM", peer=peer)
+            self.judge.record("state", "dying after SIGTERM", peer=peer)
+            deadline = time.monotonic() + self.hold_dying
+            while time.monotonic() < deadline and not self.judge.closed and not peer.closed.is_set():
+                if self.call is not None and self.call.finished.is_set():
+                    # killed just before the return? its connection's end may still be on the way; held, it stays open
+                    self.cv.wait_for(peer.closed.is_set, 1.0)
+                    if not peer.closed.is_set():
+                        self.outlived.add(peer.pid)
+                    break
+                self.cv.wait(0.02)
+            self.judge.record("state", "exited", "SIGTERM" if not peer.closed.is_set() else "killed", peer=peer)
+
+    def _put(self, peer, item=None):
+        with self.cv:
+            self.puts.append((time.perf_counter(), peer.pid, item))
+            self.judge.record("mark", "put", _short(item), peer=peer)
+
+    def _caller(self, peer):
+        """A caller process of the check's own announces itself: targets that begin there ran in it."""
+        with self.cv:
+            self.callers.add(peer.pid)
+            self.judge.record("state", "running", "calls start_background(job)", name=CALLER, pid=peer.pid)
+
+    def _stopping(self, peer, what="", waited=0.0):
+        if isinstance(waited, (int, float)) and not isinstance(waited, bool):
+            with self.cv:
+                self.stops.append((str(what)[:20], float(waited)))
+            self.judge.record("mark", f"{what}()"[:20], f"{waited:.2f} s after start()", name=CALLER, pid=peer.pid)
+
+    def _starting(self, peer):
+        self.judge.record("state", "blocked", "starts and joins the workers", name=PARENT, pid=peer.pid)
+
+    def _job_running(self, peer, pid=None):
+        """Answered once the process ``pid`` has begun its target (or after half a minute)."""
+        deadline = time.monotonic() + 30
+        with self.cv:
+            self.job_asked = True
+            self.cv.notify_all()
+            while not self.began_in(pid) and time.monotonic() < deadline and not self.judge.closed:
+                self.cv.wait(0.05)
+            return self.began_in(pid)
+
+    # -- the judge's decisions ---------------------------------------------------------------
+    def began_in(self, pid) -> bool:
+        return any(b["pid"] == pid for b in self.begun)
+
+    def watch(self, call, limit) -> None:
+        """Wait for ``call``, deciding the rendezvous and who may end meanwhile.
+
+        ``limit``: seconds, or a function giving the deadline (``time.perf_counter()``) as events arrive.
+        """
+        self.call = call
+        end = time.perf_counter() + limit if not callable(limit) else None
+        next_look = 0.0
+        while not call.finished.is_set() and time.perf_counter() < (end or limit()) and not self.judge.lost.is_set():
+            if time.monotonic() >= next_look:
+                self._decide_alone()
+                next_look = time.monotonic() + 0.25
+            self._release_next()
+            call.finished.wait(0.03)
+        with self.cv:
+            self.cv.notify_all()
+
+    def _decide_alone(self) -> None:
+        with self.cv:
+            undecided = self.waiting and not self.met and not self.alone
+            quiet = time.monotonic() - self.last_arrival > MEET_PATIENCE
+        if not (undecided and quiet):
+            return
+        on_the_way = [p for p in self.others() if p["pid"] not in self.waiting]
+        if not on_the_way and not runnable(self.judge.stage_peer.host_pid):
+            with self.cv:
+                self.alone = True
+                self.cv.notify_all()
+
+    def _release_next(self) -> None:
+        """Let the targets end in two waves: every one but the first tuple's, then (once they are gone) the first."""
+        with self.cv:
+            if self.last_release is not None:
+                peers, at = self.last_release
+                if not all(p.closed.is_set() for p in peers) and time.monotonic() - at < RELEASE_GAP:
+                    return
+            pending = {pid: v for pid, v in self.finishing.items() if pid not in self.released}
+            everyone = len(self.finishing) >= self.expected
+            if not pending or not (everyone and self.met or self.alone or self.call.finished.is_set()):
+                return
+            wave = list(pending)
+            if everyone and len(pending) > 1:          # the first tuple's target waits for the next wave
+                first = min(index for index, _peer, _code in pending.values())
+                wave = [pid for pid in pending if pending[pid][0] != first] or wave
+            now = time.perf_counter()
+            for pid in wave:
+                self.released[pid] = now
+            self.last_release = ([pending[pid][1] for pid in wave], time.monotonic())
+            self.cv.notify_all()
+
+    def release_all(self) -> None:
+        """From now on every target may end at once (the student's call is over)."""
+        with self.cv:
+            self.opened = True
+            self.alone = self.alone or not self.met
+            self.cv.notify_all()
+
+    def held(self) -> list[int]:
+        """Pids of targets that began and that the judge has not let end yet."""
+        with self.cv:
+            return [b["pid"] for b in self.begun
+                    if b["pid"] not in self.released and b["pid"] not in self.dying and not b["peer"].closed.is_set()]
+
+    def others(self) -> list[dict]:
+        """Processes of the stage now alive, but the stage itself and multiprocessing's helpers (the OS's view)."""
+        return [p for p in self.judge.processes() if p["alive"] and not p["is_stage"] and not p["helper"]]
+
+    def settle(self, seconds: float) -> list[dict]:
+        """Wait up to ``seconds`` for the stage's other processes to end; those still alive."""
+        deadline = time.monotonic() + seconds
+        alive = self.others()
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+            alive = self.others()
+        return alive
+
+    def events(self) -> list[Event]:
+        """The event log, with every row that is still running drawn up to now."""
+        events = [e for e in self.judge.events() if e.t >= self.since]
+        return extend_to_now(events, {p["pid"] for p in self.others()} | {self.stage_pid})
+
+
+def runnable(host_pid: int | None) -> bool:
+    """Is a thread of this process running or ready to run (Linux: /proc)? A starved caller is; one in join() is not.
+
+    Elsewhere (or when the process is gone) False: the judge then goes by time alone.
+    """
+    import glob
+
+    for path in glob.glob(f"/proc/{host_pid}/task/*/stat"):
+        try:
+            with open(path, encoding="ascii", errors="replace") as f:
+                if f.read().rpartition(")")[2].split()[0] in ("R", "D"):
+                    return True
+        except (OSError, IndexError):
+            continue
+    return False
+
+
+def extend_to_now(events: list[Event], alive: set[int]) -> list[Event]:
+    """A span lasts until the next event: repeat the last state of a process that still runs, at now."""
+    now = time.perf_counter()
+    last: dict[int, Event] = {}
+    for e in events:
+        if e.kind == "state":
+            last[e.pid] = e
+    extra = [Event(now, e.pid, e.name, "state", e.what, e.detail) for e in last.values()
+             if e.pid in alive and e.what not in ("exited", "returned")]
+    return events + extra
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def caller_span(judge, call, what: str, name: str = CALLER) -> None:
+    """The caller's row: in the student's function from the call to its return (the judge's clock)."""
+    pid = judge.stage_peer.pid
+    judge.record("state", "running", what, name=name, pid=pid, at=call.started)
+    if call.ended is not None:
+        judge.record("state", "returned", name=name, pid=pid, at=call.ended)
+
+
+def with_rows(events: list[Event]) -> list[Event]:
+    """A process that only left marks (a worker's put) gets a row: running from its first event."""
+    has_state = {e.pid for e in events if e.kind == "state"}
+    first: dict[int, Event] = {}
+    for e in events:
+        if e.pid not in has_state:
+            first.setdefault(e.pid, e)
+    rows = [Event(e.t, e.pid, e.name, "state", "running", "") for e in first.values()]
+    return sorted(events + rows, key=lambda e: e.t)
+
+
+def where_stuck(judge) -> str:
+    """'it is stuck at `p.join()` in `run_all` (line 7 of your code)', from the stage's own report."""
+    lines = judge.stacks()
+    own = [line.removeprefix("the call ") for line in lines if line.startswith("the call ")]
+    if own:
+        return "it " + own[0]
+    return "; ".join(lines[:2]) if lines else "it did not say where it was"
+
+
+def stage_lost(call) -> None:
+    """The student's code ended the stage itself (os._exit, a kill): run_check says so."""
+    if call.status == "lost":
+        from ..judge import StageLost
+
+        raise StageLost("the checking process ended")
 
 
 RUN_NOT_START = ("{call} ran the target in the calling process (pid {pid}), so no child process ever existed: "
@@ -305,225 +525,210 @@ RUN_NOT_START = ("{call} ran the target in the calling process (pid {pid}), so n
 # ----------------------------------------------------------------------------------
 # run_all
 
-def _judge_run_all(run_all, target, arg_tuples: list[tuple], expected: list[int], shown: str,
-                   tl: Timeline, patience: float) -> tuple[Verdict | None, Outcome]:
-    """The verdicts every run_all check shares: returned, in children, after they ended, codes in order."""
-    call_text = f"run_all({target.__name__}, {shown})"
-    out = call(run_all, (target, arg_tuples), patience, tl, "in run_all")
-    if not out.done:
-        return failed(f"{call_text} had not returned after {patience:g} s: it {out.where}; the targets end "
-                      "on their own, so start them all and join each of them.", tl,
-                      title="run_all never returned"), out
-    if ran_in_caller(tl):
-        return failed(RUN_NOT_START.format(call=call_text, pid=os.getpid()), tl,
-                      title="the targets ran in the caller's own process"), out
-    if out.error is not None:
-        return failed(f"{call_text} raised {describe_exception(out.error)}."), out
-    result = out.value
+def _judge_run_all(judge, run_all, codes: list[int]) -> Verdict:
+    """Run ``run_all(rendezvous_then_exit, [(rec, i, code), ...])`` and judge everything a run_all must do."""
+    n = len(codes)
+    targets = Targets(judge, expected=n)
+    shown = "[" + ", ".join(f"(rec, {i}, {c})" for i, c in enumerate(codes)) + "]"
+    call_text = f"run_all(rendezvous_then_exit, {shown})"
+    limit = RUN_ALL_LIMIT
+    call = judge.call(run_all, _target("rendezvous_then_exit"), [(targets.recorder, i, c) for i, c in enumerate(codes)],
+                      name="run_all")
+    targets.watch(call, limit)
+    call.wait(0)
+    held = targets.held()
+    alive = targets.others() if call.ok else []
+    targets.release_all()
+    caller_span(judge, call, "in run_all")
+    if call.status == "hung":
+        return failed("run_all/hangs", f"{call_text} had not returned after {limit:g} s: {where_stuck(judge)}; "
+                      "the targets end on their own, so start them all and join each of them.", targets.events(),
+                      title="run_all never returned")
+    stage_lost(call)
+    if targets.in_caller:
+        return failed("run_all/run-not-start", RUN_NOT_START.format(call=call_text, pid=targets.stage_pid),
+                      targets.events(), title="the targets ran in the caller's own process")
+    if call.status != "returned":
+        return failed("run_all/raised", f"{call_text} raised {call.error() or 'an error'}.")
+    result = call.value
     if not isinstance(result, (list, tuple)):
-        return failed(f"{call_text} returned {result!r}; return the list of the children's exit codes "
-                      "(p.exitcode of each process), in the order of arg_tuples."), out
+        return failed("run_all/not-a-list", f"{call_text} returned {result!r}; return the list of the children's "
+                      "exit codes (p.exitcode of each process), in the order of arg_tuples.")
     result = list(result)
-    started = child_pids(tl)
-    late = exits_after(tl, out.ended)
-    if None in result or out.running_at_return or late:
-        still = len(out.running_at_return)
-        settle(2)
-        late = exits_after(tl, out.ended)
-        running = f" while {still} of its children were still running" if still else ""
-        return failed(f"{call_text} returned {result!r}{running}: call p.join() on every process before you "
-                      "read its exitcode (it stays None until the child has ended and been joined).", tl, late,
-                      title="run_all returned before its children ended"), out
-    if len(started) != len(arg_tuples):
-        return failed(f"{call_text} started {len(started)} child process(es) for {len(arg_tuples)} argument "
-                      "tuple(s): start exactly one process per tuple."), out
-    if result != expected:
-        return failed(f"{call_text} returned {result!r}, expected {expected!r}: return each child's "
-                      "p.exitcode, in the order of arg_tuples (not the order in which they ended)."), out
-    return None, out
+    running = set(held) | {p["pid"] for p in alive if targets.began_in(p["pid"])}
+    if None in result or running:
+        running |= {p["pid"] for p in alive}
+        still = f" while {len(running)} of its children were still running" if running else ""
+        targets.settle(3)
+        spans = [(call.ended, time.perf_counter())] if call.ended else []
+        return failed("run_all/returned-early", f"{call_text} returned {result!r}{still}: call p.join() on every "
+                      "process before you read its exitcode (it stays None until the child has ended and been "
+                      "joined).", targets.events(), spans, title="run_all returned before its children ended")
+    per_index = [sum(1 for b in targets.begun if b["index"] == i) for i in range(n)]
+    if per_index != [1] * n:
+        return failed("run_all/process-count", f"{call_text} started {len(targets.begun)} child process(es) for "
+                      f"{n} argument tuple(s) (per tuple: {per_index}): start exactly one process per tuple.",
+                      targets.events(), title="run_all: processes per tuple")
+    if n > 1 and not targets.met:
+        alone = [(s.start, s.end) for s in spans_of(judge.events()) if s.state == "blocked" and s.end - s.start > 0.2]
+        return failed("run_all/not-concurrent", f"the {n} children of {call_text} never all ran at the same "
+                      "time (each waited for the others in vain, then gave up): start() every process first, and "
+                      "only then join() them all.", targets.events(), alone,
+                      title="run_all: the children never all ran at once")
+    if result != codes:
+        return failed("run_all/wrong-codes", f"{call_text} returned {result!r}, expected {codes!r}: return each "
+                      "child's p.exitcode, in the order of arg_tuples (not the order in which they ended; here "
+                      "the first tuple's child ended last).")
+    leftovers = targets.settle(0.5)
+    if leftovers:
+        names = ", ".join(f"{p['name']} (pid {p['pid']})" for p in leftovers[:3])
+        return failed("run_all/left-running", f"after {call_text} returned, {len(leftovers)} process(es) it "
+                      f"started were still running ({names}): start only the target processes, and join every "
+                      "process you start (a subprocess too) before you return.", targets.events())
+    return None
 
 
-@check(timeout=15, label="run_all")
-def check_run_all_exit_codes(run_all) -> Verdict:
-    """Three children that end with exit codes 3, 0 and 7 (the first one ends last)."""
-    enter_judge()
-    tl = Timeline()
-    try:
-        plan = [(0.6, 3), (0.35, 0), (0.1, 7)]
-        args = [(tl, seconds, code) for seconds, code in plan]
-        shown = "[(tl, 0.6, 3), (tl, 0.35, 0), (tl, 0.1, 7)]"
-        verdict, _out = _judge_run_all(run_all, work_then_exit, args, [3, 0, 7], shown, tl, patience=8)
-        return verdict or passed()
-    finally:
-        reap(tl)
-        tl.remove()
+def _target(name: str):
+    from ..judge import Course
+
+    return Course(f"mpcourse.checks.processes:{name}")
 
 
-@check(timeout=20, label="run_all")
-def check_run_all_runs_children_at_once(run_all) -> Verdict:
-    """Three children must all be running at once: each waits at a barrier for the other two."""
-    enter_judge()
-    tl = Timeline()
-    patience = 4.0
-    try:
-        barrier = multiprocessing.get_context().Barrier(3)
-        args = [(tl, barrier, patience)] * 3
-        verdict, _out = _judge_run_all(run_all, meet_the_others, args, [0, 0, 0], "[(tl, barrier, 4)] * 3",
-                                       tl, patience=patience * 3 + 3)
-        if verdict is not None:
-            return verdict
-        events = tl.events()
-        met = [e for e in events if e.kind == "mark" and e.what == "met"]
-        if len(met) == 3:
-            return passed()
-        alone = [(s.start, s.end) for s in spans_of(events)
-                 if s.state == "blocked" and s.name != CALLER and s.end - s.start > patience * 0.5]
-        return failed("the children ran one after another, never at the same time (the first one waited "
-                      f"{patience:g} s for the others in vain): start() every process first, and only then "
-                      "join() them all.", tl, alone, title="run_all: no two children ever ran at once")
-    finally:
-        reap(tl)
-        tl.remove()
+def _signal_code() -> int:
+    """Death by SIGTERM where there are signals (POSIX); elsewhere an ordinary exit code."""
+    return -int(signal.SIGTERM) if os.name == "posix" else 4
 
 
-@check(timeout=15, label="run_all")
-def check_run_all_keeps_every_exit_code(run_all) -> Verdict:
-    """Five children (normal return, sys.exit(2), death by SIGTERM, sys.exit(1)), and no tuples at all."""
-    enter_judge()
-    tl = Timeline()
-    try:
-        plan = [(0.5, 0), (0.1, 2), (0.3, -signal.SIGTERM), (0.2, 1), (0.4, 0)]
-        if os.name != "posix":
-            plan[2] = (0.3, 4)
-        args = [(tl, seconds, int(code)) for seconds, code in plan]
-        shown = "[" + ", ".join(f"(tl, {s:g}, {int(c)})" for s, c in plan) + "]"
-        verdict, _out = _judge_run_all(run_all, work_then_exit, args, [int(c) for _s, c in plan], shown, tl,
-                                       patience=8)
-        if verdict is not None:
-            return verdict
-        out = call(run_all, (work_then_exit, []), 5, None)
-        if not out.done:
-            return failed(f"run_all(work_then_exit, []) had not returned after 5 s: it {out.where}.")
-        if out.error is not None:
-            return failed(f"run_all(work_then_exit, []) raised {describe_exception(out.error)}; "
-                          "with no tuples there is nothing to run: return [].")
-        if out.value is None or list(out.value) != []:
-            return failed(f"run_all(work_then_exit, []) returned {out.value!r}, expected [].")
-        return passed()
-    finally:
-        reap(tl)
-        tl.remove()
+@check(timeout=60, label="run_all")
+def check_run_all_runs_children_at_once(judge, run_all) -> Verdict:
+    """Three children must all run at once: each waits at the judge's rendezvous until all three wait there."""
+    verdict = _judge_run_all(judge, run_all, [3, 0, 7])
+    return verdict or passed("3 children ran at the same time (they all met), ended in reverse order, and their "
+                             "exit codes came back in order: [3, 0, 7]")
+
+
+@check(timeout=60, label="run_all")
+def check_run_all_many_at_once(judge, run_all) -> Verdict:
+    """Five children at once, ending with 0, 2, SIGTERM, 1 and 0: every code comes back in order."""
+    codes = [0, 2, _signal_code(), 1, 0]
+    verdict = _judge_run_all(judge, run_all, codes)
+    return verdict or passed(f"5 children ran at the same time and returned {codes}, in order")
+
+
+@check(timeout=75, label="run_all")
+def check_run_all_with_no_tuples(judge, run_all) -> Verdict:
+    """No tuples at all: nothing to start, and the answer is an empty list (then one tuple, exit code 5)."""
+    call = judge.call(run_all, _target("rendezvous_then_exit"), [], name="run_all").wait(8)
+    if call.status == "hung":
+        return failed("run_all/hangs", f"run_all(rendezvous_then_exit, []) had not returned after 8 s: "
+                      f"{where_stuck(judge)}.")
+    if call.status != "returned":
+        return failed("run_all/raised", f"run_all(rendezvous_then_exit, []) raised {call.error() or 'an error'}; "
+                      "with no tuples there is nothing to run: return [].")
+    if call.value != [] and call.value != ():
+        return failed("run_all/wrong-codes", f"run_all(rendezvous_then_exit, []) returned {call.value!r}, "
+                      "expected [].")
+    verdict = _judge_run_all(judge, run_all, [5])
+    return verdict or passed("no tuples gave [], and one tuple gave [5]")
 
 
 # ----------------------------------------------------------------------------------
 # SquareWorker
 
-def _get(q, timeout: float):
-    try:
-        return q.get(timeout=timeout)
-    except queue.Empty:
-        return None
-
-
-def _multiplied_in(tl: Timeline) -> set[int]:
-    return {e.pid for e in tl.events() if e.kind == "mark" and e.what == "n * n"}
-
-
-def _judge_square_workers(SquareWorker, inputs: list[list[int]], tl: Timeline) -> Verdict:
-    ctx = multiprocessing.get_context()
-    q = ctx.Queue()
+def _judge_square_workers(judge, SquareWorker, inputs: list[list[int]]) -> Verdict:  # noqa: N803
+    targets = Targets(judge)
     shown = [f"SquareWorker({numbers}, q)" for numbers in inputs]
-    workers = []
-    for numbers, text in zip(inputs, shown):
-        try:
-            workers.append(SquareWorker([TracedInt(n, tl) for n in numbers], q))
-        except NotImplementedError:
-            raise
-        except Exception as exc:  # noqa: BLE001 (the student's constructor may raise anything)
-            return failed(f"{text} raised {describe_exception(exc)}.")
-    for w, text in zip(workers, shown):
-        if not isinstance(w, multiprocessing.process.BaseProcess):
-            return failed(f"{text} is not a multiprocessing.Process: write `class SquareWorker(multiprocessing."
-                          "Process)`.")
-    early = _get(q, 0.3)
-    if early is not None:
-        return failed(f"{early!r} arrived on out_queue before start() was called, from the parent (pid "
-                      f"{os.getpid()}): the work was done in __init__; only store numbers and out_queue there "
-                      "and do the work in run(), which runs in the child after start().")
-    if os.getpid() in _multiplied_in(tl):
-        return failed(f"the squares of {shown[0]} were computed in the parent (pid {os.getpid()}), before "
-                      "start(): __init__ runs in the parent, so only store numbers and out_queue there and "
-                      "compute the squares in run().")
-    for w, text in zip(workers, shown):
-        try:
-            w.start()
-        except AttributeError as exc:
-            if not all(hasattr(w, name) for name in ("_config", "_popen", "_identity")):
-                return failed(f"{text}.start() raised AttributeError ({exc}): SquareWorker.__init__ never "
-                              "calls super().__init__(), so the Process machinery is not set up; call "
-                              "super().__init__() at the top of __init__.")
-            return failed(f"{text}.start() raised AttributeError ({exc}): an attribute that run() or start() "
-                          "needs was never set; set it in __init__ after super().__init__().")
-        except Exception as exc:  # noqa: BLE001 (e.g. a PicklingError under spawn)
-            return failed(f"{text}.start() raised {describe_exception(exc)}.")
-    got, received = {}, 0
-    deadline = time.monotonic() + 6
-    while received < len(workers) and time.monotonic() < deadline:
-        item = _get(q, max(deadline - time.monotonic(), 0.01))
-        if item is None:
-            break
+    call = judge.call(_target("drive_square_workers"), SquareWorker, inputs, targets.recorder, WORKERS_LIMIT,
+                      name="SquareWorker")
+    call.wait(WORKERS_LIMIT + 15)
+    caller_span(judge, call, "constructs the workers", PARENT)
+    parent = targets.stage_pid
+    events = with_rows(targets.events())
+    if call.status == "hung":
+        return failed("square_worker/hangs", f"constructing, starting and joining {', '.join(shown)} had not "
+                      f"finished after {WORKERS_LIMIT + 15:g} s: {where_stuck(judge)}.", events)
+    stage_lost(call)
+    if call.status != "returned" or not isinstance(call.value, dict):
+        return failed("square_worker/raised", f"{shown[0]} raised {call.error() or 'an error'}.")
+    report = call.value
+    step, error = report.get("step"), report.get("error")
+    if step == "construct":
+        return failed("square_worker/raised", f"{shown[0]} raised {error}.")
+    if step == "type":
+        return failed("square_worker/not-a-process", f"{shown[0]} made a {error}, not a multiprocessing.Process: "
+                      "write `class SquareWorker(multiprocessing.Process)`.")
+    early = [(pid, item) for _t, pid, item in targets.puts if pid == parent]
+    if early:
+        return failed("square_worker/work-in-init", f"{early[0][1]!r} arrived on out_queue from the parent (pid "
+                      f"{parent}), before start() was called: the work was done in __init__; only store numbers "
+                      "and out_queue there and do the work in run(), which runs in the child after start().",
+                      events, title="the parent did the work")
+    in_parent = [e for e in events if e.kind == "mark" and e.what == "n * n" and e.pid == parent]
+    stored = next((names[0] for names in report.get("stored_squares", []) if names), None)
+    if in_parent or stored:
+        where = f"(it stored them in self.{stored})" if stored else f"(pid {parent}), before start()"
+        return failed("square_worker/work-in-init", f"the squares of {shown[0]} were computed in the parent "
+                      f"{where}: __init__ runs in the parent, so only store numbers and out_queue there and "
+                      "compute the squares in run().", events, title="the parent did the work")
+    if step == "start-not-set-up":
+        return failed("square_worker/no-super-init", f"{shown[0]}.start() raised {error}: SquareWorker.__init__ "
+                      "never calls super().__init__(), so the Process machinery is not set up; call "
+                      "super().__init__() at the top of __init__.")
+    if step == "start":
+        return failed("square_worker/raised", f"{shown[0]}.start() raised {error}.")
+    pids = report.get("pids") or []
+    exitcodes = report.get("exitcodes") or []
+    by_sender: dict[int, list] = {}
+    for _t, pid, item in targets.puts:
+        by_sender.setdefault(pid, []).append(item)
+    for pid, items in by_sender.items():
+        item = items[0]
         if not (isinstance(item, tuple) and len(item) == 2):
-            return failed(f"run() put {item!r} on out_queue; put the tuple (os.getpid(), squares).")
-        got.setdefault(item[0], []).append(item[1])
-        received += 1
-    for w in workers:
-        w.join(3)
-    by_pid = {w.pid: (numbers, text) for w, numbers, text in zip(workers, inputs, shown)}
-    for pid, results in got.items():
-        if pid == os.getpid():
-            return failed(f"out_queue received {(pid, results[0])!r}: that pid is the parent's, so the work was "
-                          "not done in the child; compute and put (os.getpid(), squares) in run().")
-        if pid not in by_pid:
-            return failed(f"out_queue received a result with pid {pid!r}, which is none of the workers' pids "
-                          f"({sorted(by_pid)}): put (os.getpid(), squares), with os.getpid() called in run().")
-    for w, numbers, text in zip(workers, inputs, shown):
-        results = got.get(w.pid, [])
+            return failed("square_worker/wrong-result", f"run() put {item!r} on out_queue; put the tuple "
+                          "(os.getpid(), squares).")
+        if item[0] != pid:
+            whose = " (the parent's pid)" if item[0] == parent else ""
+            return failed("square_worker/wrong-pid", f"the process with pid {pid} put {_short(item)} on out_queue: "
+                          f"its pid is {item[0]!r}{whose}, not the pid of the process that did the work; call "
+                          "os.getpid() in run(), which runs in the child.", events)
+        if pid not in pids:
+            return failed("square_worker/wrong-pid", f"out_queue received a result from pid {pid}, which is none "
+                          f"of the workers' pids ({sorted(p for p in pids if p is not None)}): do the work in run() "
+                          "itself, in the worker's own process.", events)
+    for numbers, text, pid, code in zip(inputs, shown, pids, exitcodes + [None] * len(inputs)):
         want = [n * n for n in numbers]
+        results = by_sender.get(pid, [])
         if not results:
-            return failed(f"nothing arrived on out_queue from {text} within 6 s of start(): run() must put "
-                          "(os.getpid(), [n * n for n in numbers]) on out_queue.")
+            detail = f" (it ended with exit code {code})" if code not in (0, None) else ""
+            return failed("square_worker/no-result", f"nothing arrived on out_queue from {text} after start()"
+                          f"{detail}: run() must put (os.getpid(), [n * n for n in numbers]) on out_queue.", events)
         if len(results) > 1:
-            return failed(f"{text} put {len(results)} results on out_queue; put exactly one tuple.")
-        if not isinstance(results[0], (list, tuple)) or list(results[0]) != want:
-            return failed(f"{text} put ({w.pid}, {results[0]!r}) on out_queue, expected ({w.pid}, {want}).")
-        if w.exitcode != 0:
-            return failed(f"{text} ended with exit code {w.exitcode}, expected 0.")
-    computed = _multiplied_in(tl)
-    if os.getpid() in computed:
-        return failed(f"the squares were computed in the parent (pid {os.getpid()}): compute them in run(), "
-                      "which runs in the child.")
-    return passed()
+            return failed("square_worker/many-results", f"{text} put {len(results)} results on out_queue; put "
+                          "exactly one tuple.", events)
+        got = results[0][1]
+        if not isinstance(got, (list, tuple)) or list(got) != want:
+            return failed("square_worker/wrong-result", f"{text} put ({pid}, {got!r}) on out_queue, expected "
+                          f"({pid}, {want}).")
+        if code is None:
+            return failed("square_worker/exit-code", f"{text} was still running {WORKERS_LIMIT:g} s after start(), "
+                          "although it had put its result: end run() after the put.", events)
+        if code != 0:
+            return failed("square_worker/exit-code", f"{text} ended with exit code {code}, expected 0 (it must "
+                          "end after putting its result).", events)
+    return None
 
 
-@check(timeout=15, label="SquareWorker")
-def check_square_worker_squares(SquareWorker) -> Verdict:
-    """SquareWorker([1, 2, 3], q): after start(), (child's pid, [1, 4, 9]) arrives on q, and nothing before."""
-    enter_judge()
-    tl = Timeline()
-    try:
-        return _judge_square_workers(SquareWorker, [[1, 2, 3]], tl)
-    finally:
-        reap(tl)
-        tl.remove()
+@check(timeout=75, label="SquareWorker")
+def check_square_worker_squares(judge, SquareWorker) -> Verdict:  # noqa: N803
+    """SquareWorker([1, 2, 3], q): nothing from the parent, then (the child's pid, [1, 4, 9]) from the child."""
+    verdict = _judge_square_workers(judge, SquareWorker, [[1, 2, 3]])
+    return verdict or passed("nothing came from the parent; the child squared [1, 2, 3] and put (its pid, "
+                             "[1, 4, 9])")
 
 
-@check(timeout=15, label="SquareWorker")
-def check_square_worker_works_in_the_child(SquareWorker) -> Verdict:
-    """Three workers at once (negative numbers, an empty list): each squares in its own child."""
-    enter_judge()
-    tl = Timeline()
-    try:
-        return _judge_square_workers(SquareWorker, [[4, -5, 6, 0], [], [7]], tl)
-    finally:
-        reap(tl)
-        tl.remove()
+@check(timeout=75, label="SquareWorker")
+def check_square_worker_works_in_the_child(judge, SquareWorker) -> Verdict:  # noqa: N803
+    """Three workers at once (negative numbers, 0, an empty list): each squares in its own child."""
+    verdict = _judge_square_workers(judge, SquareWorker, [[4, -5, 6, 0], [], [7]])
+    return verdict or passed("3 workers at once each squared their own numbers in their own child and put one "
+                             "tuple with their own pid")

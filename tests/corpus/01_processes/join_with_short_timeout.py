@@ -1,5 +1,6 @@
 # expect: run_all=fail
 # why: joins each child with a short timeout, so run_all returns while children still run and their codes are None
+# mistake: run_all/returned-early
 # %% run_all
 import multiprocessing
 

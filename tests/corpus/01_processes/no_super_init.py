@@ -1,5 +1,6 @@
 # expect: square_worker=fail
 # why: __init__ never calls super().__init__(), so start() raises AttributeError
+# mistake: square_worker/no-super-init
 # %% square_worker
 import multiprocessing
 import os

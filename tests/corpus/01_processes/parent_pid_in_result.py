@@ -1,5 +1,6 @@
 # expect: square_worker=fail
 # why: the pid is taken in __init__, i.e. the parent's pid, so the result does not say which child did the work
+# mistake: square_worker/wrong-pid
 # %% square_worker
 import multiprocessing
 import os

@@ -1,5 +1,6 @@
 # expect: run_all=fail
 # why: returns the exit codes right after starting the children, without join(): they are still None
+# mistake: run_all/returned-early
 # %% run_all
 import multiprocessing
 

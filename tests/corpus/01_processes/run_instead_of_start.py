@@ -1,5 +1,6 @@
 # expect: run_all=fail
 # why: p.run() instead of p.start(): the targets run in the caller and no child process ever exists
+# mistake: run_all/run-not-start
 # %% run_all
 import multiprocessing
 

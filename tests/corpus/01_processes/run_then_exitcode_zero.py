@@ -1,5 +1,6 @@
 # expect: run_all=fail
 # why: calls p.run() (the target runs in the caller) and reports 0 for every target, so the result even looks right
+# mistake: run_all/run-not-start
 # %% run_all
 import multiprocessing
 

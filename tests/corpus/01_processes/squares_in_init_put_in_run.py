@@ -1,5 +1,6 @@
 # expect: square_worker=fail
 # why: the squares are computed in __init__ (in the parent); run() only sends them, with the child's pid
+# mistake: square_worker/work-in-init
 # %% square_worker
 import multiprocessing
 import os

@@ -1,5 +1,6 @@
 # expect: run_all=fail
 # why: start-join in one expression per child: each child ends before the next one starts (no concurrency)
+# mistake: run_all/not-concurrent
 # %% run_all
 from multiprocessing import Process
 

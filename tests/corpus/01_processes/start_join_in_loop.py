@@ -1,5 +1,6 @@
 # expect: run_all=fail
 # why: start-join-start-join: each child ends before the next starts, so the children never run at the same time
+# mistake: run_all/not-concurrent
 # %% run_all
 from multiprocessing import Process
 

@@ -1,5 +1,6 @@
 # expect: square_worker=fail
 # why: writes `super().__init__` without calling it: the Process is never set up, start() raises AttributeError
+# mistake: square_worker/no-super-init
 # %% square_worker
 import multiprocessing
 import os

@@ -1,5 +1,6 @@
 # expect: square_worker=fail
 # why: the squares are computed and put on the queue in __init__, in the parent, before start(); run() does nothing
+# mistake: square_worker/work-in-init
 # %% square_worker
 import os
 from multiprocessing import Process

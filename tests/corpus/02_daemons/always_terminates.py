@@ -1,5 +1,6 @@
 # expect: run_with_deadline=fail
 # why: sleeps timeout and then always terminates and kills: a target that ended in time still reports a signal
+# mistake: run_with_deadline/wrong-code
 # %% run_with_deadline
 import multiprocessing
 import time

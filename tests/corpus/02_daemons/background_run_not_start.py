@@ -1,5 +1,6 @@
 # expect: start_background=fail
 # why: p.run() instead of p.start(): the job runs in the caller (and would never return)
+# mistake: start_background/run-not-start
 # %% start_background
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: start_background=fail
 # why: sets daemon after start() and hides the AssertionError: the returned child is not a daemon
+# mistake: start_background/not-daemon
 # %% start_background
 import multiprocessing
 

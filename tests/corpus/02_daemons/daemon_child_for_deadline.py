@@ -1,5 +1,6 @@
 # expect: run_with_deadline=fail
 # why: runs the target in a daemon child, but it must be an ordinary (non-daemon) child
+# mistake: run_with_deadline/daemon-child
 # %% run_with_deadline
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: run_with_deadline=fail
 # why: worker.run() instead of worker.start(): the target runs in the caller, no deadline can be enforced
+# mistake: run_with_deadline/run-not-start
 # %% run_with_deadline
 import multiprocessing
 

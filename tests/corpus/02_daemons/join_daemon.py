@@ -1,5 +1,6 @@
 # expect: start_background=fail
 # why: joins the daemon right after starting it, so the call never returns for a job that never ends
+# mistake: start_background/joins-daemon
 # %% start_background
 import multiprocessing
 

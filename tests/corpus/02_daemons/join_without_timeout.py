@@ -1,5 +1,6 @@
 # expect: run_with_deadline=fail
 # why: join() without the timeout: a target that runs forever makes the call hang, the deadline is never applied
+# mistake: run_with_deadline/hangs
 # %% run_with_deadline
 import multiprocessing
 

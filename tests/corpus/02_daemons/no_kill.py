@@ -1,5 +1,6 @@
 # expect: run_with_deadline=fail
-# why: terminate() and a bounded join(), but no kill(): a child that ignores SIGTERM is left running and None returned
+# why: terminate() and a one-second join(), but no kill(): a child that takes longer to die (or ignores SIGTERM) is left running and None returned
+# mistake: run_with_deadline/exitcode-none
 # %% run_with_deadline
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: run_with_deadline=fail
 # why: terminate(), a short sleep instead of join(): a child that takes a while to die still reports None
+# mistake: run_with_deadline/exitcode-none
 # %% run_with_deadline
 import multiprocessing
 import time

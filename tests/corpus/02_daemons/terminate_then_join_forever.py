@@ -1,5 +1,6 @@
 # expect: run_with_deadline=fail
 # why: terminate() then join() with no timeout: a child that ignores SIGTERM makes the call hang forever
+# mistake: run_with_deadline/hangs
 # %% run_with_deadline
 import multiprocessing
 

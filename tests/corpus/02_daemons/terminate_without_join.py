@@ -1,5 +1,6 @@
 # expect: run_with_deadline=fail
 # why: terminate() and return p.exitcode at once without join(): a child that is still dying reports None
+# mistake: run_with_deadline/exitcode-none
 # %% run_with_deadline
 import multiprocessing
 
