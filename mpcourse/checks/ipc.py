@@ -373,7 +373,9 @@ class _PipeSession:
                           f"it received None: {where}; leave the loop when conn.recv() gives None.",
                           self.judge.events(), title="pipe_worker did not stop at None")
         # EOF: every copy of the child's end is closed. By conn.close() only if the process still lives.
-        self.done.wait(RETURN_PATIENCE)
+        deadline = time.monotonic() + RETURN_PATIENCE
+        while not self.done.wait(0.05) and not self.call.exited.is_set() and time.monotonic() < deadline:
+            pass
         raised = self._raised("after receiving None")
         if raised:
             return raised
