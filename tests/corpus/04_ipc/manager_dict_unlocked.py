@@ -1,5 +1,6 @@
 # expect: count_words=fail
 # why: a Manager dict updated with get-then-set and no lock: two workers read a count before either writes it back
+# mistake: count_words/unlocked-update
 # %% count_words
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: count_words=fail
 # why: each worker counts locally (good) but merges into a Manager dict with `+=` and no lock
+# mistake: count_words/unlocked-update
 # %% count_words
 import multiprocessing
 from collections import Counter

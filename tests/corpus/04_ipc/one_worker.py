@@ -1,5 +1,6 @@
 # expect: count_words=zero
 # why: one child does all the work whatever n_workers is
+# mistake: count_words/one-worker
 # %% count_words
 import multiprocessing
 from collections import Counter

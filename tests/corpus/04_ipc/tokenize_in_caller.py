@@ -1,5 +1,6 @@
 # expect: count_words=zero
 # why: tokenizes in the caller and only counts in the pool: the slow part never leaves the calling process
+# mistake: count_words/tokenize-in-caller
 # %% count_words
 import multiprocessing
 from collections import Counter

@@ -1,5 +1,6 @@
 # expect: add_all=fail
 # why: a new Lock per call protects nothing
+# mistake: add_all/no-lock
 # %% add_all
 import multiprocessing
 

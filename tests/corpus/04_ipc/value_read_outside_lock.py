@@ -1,5 +1,6 @@
 # expect: add_all=fail
 # why: reads total.value before taking the lock, writes under it
+# mistake: add_all/partial-lock
 # %% add_all
 def add_all(total, numbers):
     for n in numbers:

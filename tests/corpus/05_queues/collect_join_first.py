@@ -1,5 +1,6 @@
 # expect: collect=fail
 # why: joins the children before taking their (megabyte) results: each child waits for its result to be read
+# mistake: collect/join-before-get
 # %% collect
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: collect=fail
 # why: start, join, then get, one child at a time: the first large result deadlocks
+# mistake: collect/join-before-get
 # %% collect
 import multiprocessing
 

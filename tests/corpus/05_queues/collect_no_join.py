@@ -1,5 +1,6 @@
 # expect: collect=zero
 # why: takes the results but never joins: the children are still running when collect returns
+# mistake: collect/left-running
 # %% collect
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: drain=fail
 # why: get_nowait until Empty ignores the timeout: a later item is missed
+# mistake: drain/misses-late-items
 # %% drain
 import queue
 

@@ -1,5 +1,6 @@
 # expect: offer=fail
 # why: put with a timeout waits a whole second on a full queue before giving up
+# mistake: offer/waits
 # %% offer
 import queue
 
