@@ -384,7 +384,8 @@ class Judge:
         by_host = {info["host_pid"]: info for info in found}
         for info in found:
             parent = by_host.get(info.pop("host_ppid"))
-            if info["helper"] and parent is not None and parent["cmdline"] == info["cmdline"]:
+            if "multiprocessing.forkserver" in info["cmdline"] and parent is not None \
+                    and parent["cmdline"] == info["cmdline"]:
                 info["helper"] = False      # forked by the fork server: the student's process, with its cmdline
         return found
 
