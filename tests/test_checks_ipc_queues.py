@@ -415,3 +415,36 @@ def test_a_reply_is_read_from_its_pickle_opcodes_never_unpickled():
     assert ipc._value_of_pickle(pickle.dumps(b"x")) == b"x"
     assert repr(ipc._value_of_pickle(pickle.dumps(Boom()))) == "an object that is not a string"
     assert repr(ipc._value_of_pickle(b"HELLO")) == "bytes that are not a pickled value"
+
+
+@pytest.mark.parametrize("method", ["forkserver", "fork"])
+@pytest.mark.parametrize("sandboxed", [False, True], ids=["local", "sandbox"])
+def test_processes_tells_helpers_from_the_students_processes(method, sandboxed, monkeypatch):
+    """collect's "no process left running" rests on judge.processes(): helpers (the fork server, the resource
+    tracker, bubblewrap) are flagged, the student's processes never are (under forkserver they share the fork
+    server's cmdline)."""
+    import multiprocessing
+    import time
+
+    from mpcourse.checks import handover
+    from mpcourse.judge import Course, Judge
+    from mpcourse.sandbox import Limits, SandboxLauncher
+
+    old = multiprocessing.get_start_method()
+    multiprocessing.set_start_method(method, force=True)
+    monkeypatch.setenv("COURSE_START_METHOD", method)          # what a sandbox's stage is told (as in grading)
+    judge = Judge(handover("f", (len,)), launcher=SandboxLauncher(Limits()) if sandboxed else None)
+    try:
+        call = judge.call(Course("mpcourse.tasks.daemons:sleep_in_steps"), 5, mode="process", name="sleeper")
+        deadline = time.monotonic() + 30
+        while call.pid is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        procs = judge.processes()
+        students = [p for p in procs if not p["helper"] and not p["is_stage"]]
+        assert [p["pid"] for p in students] == [call.pid], procs
+        assert all("bwrap" not in p["cmdline"] for p in students)
+        if method == "forkserver":
+            assert any("multiprocessing.forkserver" in p["cmdline"] for p in students)
+    finally:
+        judge.close()
+        multiprocessing.set_start_method(old, force=True)
