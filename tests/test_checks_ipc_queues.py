@@ -60,6 +60,29 @@ INLINE = {
                 words = pool.map(tokenize, lines[:-1]) + [lines[-1].split()]
             return dict(collections.Counter(w for ws in words for w in ws))
     """,
+    "count_setdefault_then_locked_add": """
+        import multiprocessing
+
+
+        def _count(chunk, tokenize, shared, lock):
+            for line in chunk:
+                for w in tokenize(line):
+                    shared.setdefault(w, 0)          # atomic: one call
+                    with lock:
+                        shared[w] += 1
+
+
+        def count_words(lines, n_workers, tokenize):
+            with multiprocessing.Manager() as manager:
+                shared, lock = manager.dict(), manager.Lock()
+                procs = [multiprocessing.Process(target=_count, args=(lines[i::n_workers], tokenize, shared, lock))
+                         for i in range(n_workers)]
+                for p in procs:
+                    p.start()
+                for p in procs:
+                    p.join()
+                return dict(shared)
+    """,
     "count_raises": """
         def count_words(lines, n_workers, tokenize):
             raise RuntimeError('not today')
@@ -242,6 +265,7 @@ CASES = [
     # count_words
     (P, "reference", C, ipc.check_count_words_never_loses_a_count, None),
     (P, "manager_with_lock", C, ipc.check_count_words_two_workers, None),
+    (P, "count_setdefault_then_locked_add", C, ipc.check_count_words_never_loses_a_count, None),
     (P, "other_routes", C, ipc.check_count_words_small, None),
     (P, "closures_and_cell_lock", C, ipc.check_count_words_never_loses_a_count, None),
     (P, "bytes_route_and_closure_queue", C, ipc.check_count_words_small, None),

@@ -733,7 +733,7 @@ class _Lockstep(JudgeObject):
         last_read: dict[tuple[int, str], float] = {}
         for t, pid, kind, word in sorted(self.ops):
             if kind == "read":
-                last_read.setdefault((pid, word), t)
+                last_read[(pid, word)] = t          # the read the write is computed from: the last one before it
             elif (pid, word) in last_read:
                 windows.setdefault(word, []).append((pid, last_read.pop((pid, word)), t))
         found, word_found = [], ""
