@@ -113,28 +113,22 @@ class JudgeQueue(JudgeObject):
     kind = "judge-queue"
     proxy_module = "mpcourse.checks.queues"
 
-    def __init__(self, judge, maxsize: int = 0, items=(), arena=None):
+    def __init__(self, judge, maxsize: int = 0, items=(), arena=None, script=()):
         super().__init__(judge, "q")
         self.cv = threading.Condition()
         self.maxsize = maxsize
         self.items = deque(items)
         self.arena = arena             # offers race: a look pauses until the other offerers have looked too
+        self.script = deque(script)    # (item, gap): each comes ``gap`` s after drain next looks at the queue
+        self.due: tuple[float, object] | None = None       # the scripted item on its way: (when, item)
         self.taken = 0
-        self.looked_after: set[int] = set()     # k: drain looked at the queue again after its k-th item
         self.last_taken_at: float | None = None
         self.hopeless: str = ""        # a get() that can only wait forever
-        self.more_to_come = True
         self.waiting_puts: list[tuple[str, float | None, str]] = []    # (who, timeout, what they saw before)
         self.seen: dict[int, str] = {}          # the last look's answer, per process
         self.calls: list[str] = []
 
     # -- the judge's own hands ---------------------------------------------------------------
-    def add(self, item, who: str = "the producer") -> None:
-        with self.cv:
-            self.items.append(item)
-            self.cv.notify_all()
-        self.judge.record("mark", f"put {_short(item)}", name=who, pid=0)
-
     def take(self):
         with self.cv:
             item = self.items.popleft()
@@ -149,10 +143,31 @@ class JudgeQueue(JudgeObject):
     def _full(self) -> bool:
         return 0 < self.maxsize <= len(self.items)
 
+    @property
+    def more_to_come(self) -> bool:
+        return bool(self.script) or self.due is not None
+
+    def _arrivals(self, now: float) -> None:
+        """With ``cv`` held: the scripted item arrives when it is due (the judge's clock; no thread must wake)."""
+        if self.due is not None and self.due[0] <= now:
+            at, item = self.due
+            self.due = None
+            self.items.append(item)
+            self.judge.record("mark", f"put {_short(item)}", name="the producer", pid=0, at=at)
+            self.cv.notify_all()
+
+    def _looked(self) -> None:
+        """With ``cv`` held: drain looks at the queue; the next scripted item is sent on its way now."""
+        now = time.perf_counter()
+        self._arrivals(now)
+        if self.due is None and self.script and not self.items:
+            item, gap = self.script.popleft()
+            self.due = (now + gap, item)
+
     # -- requests from the student's processes ---------------------------------------------
     def handle(self, peer, op: str, args: list):
         with self.cv:
-            self.looked_after.add(self.taken)
+            self._looked()
             self.calls.append(op)
             self.cv.notify_all()
         if op in LOOKS:
@@ -176,18 +191,21 @@ class JudgeQueue(JudgeObject):
         with self.cv:
             if not self.items and waits:
                 what = "q.get()" if timeout is None else f"q.get(timeout={timeout:g})"
-                if timeout is None and not self.more_to_come:
-                    self.hopeless = what
                 self.judge.record("state", "blocked", what, peer=peer)
-                deadline = None if timeout is None else time.monotonic() + timeout
+                deadline = None if timeout is None else time.perf_counter() + timeout
                 while not self.items and not self.judge.closed:
-                    left = None if deadline is None else deadline - time.monotonic()
-                    if left is not None and left <= 0:
+                    now = time.perf_counter()
+                    if self.due is not None and (deadline is None or self.due[0] <= deadline):
+                        self._arrivals(now)
+                        if not self.items:
+                            self.cv.wait(min(self.due[0] - now, 0.05))
+                        continue              # the item is due before this get gives up: it gets it
+                    if deadline is not None and now >= deadline:
                         break
                     if timeout is None and not self.more_to_come:
                         self.hopeless = what
                         self.cv.notify_all()
-                    self.cv.wait(0.05 if left is None else min(left, 0.05))
+                    self.cv.wait(0.05 if deadline is None else min(deadline - now, 0.05))
                 self.judge.record("state", "running", peer=peer)
             if not self.items:
                 self.judge.record("mark", "Empty", peer=peer)
@@ -264,36 +282,11 @@ FALSY_ITEMS = ["first", None, 0, "", ("tuple", 3), b"\x00" * 65536, {"k": [1, 2]
 SLACK = 2.0                 # s drain may take beyond what the contract asks, on a loaded machine
 
 
-def _feed(queue: JudgeQueue, call, items: list, gap: float, then_late: float | None) -> None:
-    """The producer (a judge thread): each item ``gap`` s after drain has looked at the queue again.
-
-    So the next item is never there when drain looks: only a get that waits sees it. With
-    ``then_late``, one more item comes that long after drain's last look.
-    """
-    judge = queue.judge
-    for k, item in enumerate([*items, *([TOO_LATE] if then_late else [])]):
-        _wait_until(queue.cv, lambda k=k: k in queue.looked_after or call.finished.is_set() or judge.closed, 60)
-        if call.finished.is_set() or judge.closed:
-            break
-        judge.record("state", "sleeping", name="the producer", pid=0)
-        pause = then_late if k == len(items) else gap
-        if call.finished.wait(pause):
-            judge.record("state", "exited", name="the producer", pid=0)
-            break
-        judge.record("state", "running", name="the producer", pid=0)
-        queue.add(item)
-    with queue.cv:
-        queue.more_to_come = False
-        queue.cv.notify_all()
-
-
-def _run_drain(judge, drain, queue: JudgeQueue, timeout: float, limit: float, producer=None):
+def _run_drain(judge, drain, queue: JudgeQueue, timeout: float, limit: float):
     """drain(q, timeout) in the stage (the caller), until it returns, waits hopelessly, or ``limit`` passes."""
     caller = judge.stage_peer.pid if judge.stage_peer else -2
     judge.record("state", "running", f"drain(q, {timeout:g})", name="drain (the caller)", pid=caller)
     call = judge.call(drain, queue, timeout, name="drain")
-    if producer is not None:
-        threading.Thread(target=producer, args=(call,), daemon=True).start()
     _wait_until(queue.cv, lambda: call.finished.is_set() or bool(queue.hopeless) or judge.closed, limit)
     call.wait(0)
     if call.finished.is_set():
@@ -330,7 +323,6 @@ def check_drain_gets_every_item(judge, drain) -> Verdict:
     """Falsy items already waiting, an empty queue, then late falsy items over more than `timeout`, and one too late."""
     timeout = 0.4
     queue = JudgeQueue(judge, items=FALSY_ITEMS)
-    queue.more_to_come = False
     what = f"drain(q, {timeout:g}) with {len(FALSY_ITEMS)} items waiting"
     call = _run_drain(judge, drain, queue, timeout, timeout + 3 * SLACK)
     if not call.finished.is_set():
@@ -346,7 +338,6 @@ def check_drain_gets_every_item(judge, drain) -> Verdict:
                       f"could still have come within timeout={timeout:g} s, so wait for it with "
                       "q.get(timeout=timeout).")
     empty = JudgeQueue(judge)
-    empty.more_to_come = False
     what = f"drain(q, {timeout:g}) on an empty queue"
     call = _run_drain(judge, drain, empty, timeout, timeout + SLACK)
     if not call.finished.is_set():
@@ -388,13 +379,16 @@ def _wrong_items(what: str, got: list, want: list, taken: int) -> Verdict:
 
 
 def _judge_late_items(judge, drain, items: list, timeout: float, gap: float, then_late: float | None) -> Verdict:
-    queue = JudgeQueue(judge)
+    script = [(item, gap) for item in items] + ([(TOO_LATE, then_late)] if then_late else [])
+    queue = JudgeQueue(judge, script=script)
     what = f"drain(q, {timeout:g})"
     limit = len(items) * (gap + timeout) + (then_late or 0) + timeout + SLACK
-    call = _run_drain(judge, drain, queue, timeout, limit,
-                      producer=lambda call: _feed(queue, call, items, gap, then_late))
+    call = _run_drain(judge, drain, queue, timeout, limit)
     if not call.finished.is_set():
         return _hangs(judge, queue, call, what, limit)
+    with queue.cv:
+        if queue.due is not None:
+            queue._arrivals(queue.due[0])        # the item on its way when drain returned: draw when it came
     got, bad = _returned(call, what)
     if bad:
         return bad
