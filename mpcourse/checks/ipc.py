@@ -69,7 +69,7 @@ VISIBLE_PIPE_MESSAGES = ["hello", "Pipe", "duplex by default"]
 HIDDEN_PIPE_MESSAGES = ["", "ünïcode ✓", "spam " * 60_000, "after a pause", "last one"]
 PAUSE_BEFORE = 3            # index of the message the parent sends only after a pause
 PARENT_PAUSE = 1.0          # s: longer than a worker that gives up on a quiet pipe would wait
-REPLY_PATIENCE = 3.0        # s the judge waits for each answer
+REPLY_PATIENCE = 5.0        # s the judge waits for each answer (a loaded machine can be slow)
 RETURN_PATIENCE = 5.0       # s pipe_worker has to close conn and return after None
 #: a Pipe end is a socket on POSIX: the judge takes the descriptor; elsewhere a relay in the stage forwards it
 PIPE_RELAY = sys.platform == "win32"

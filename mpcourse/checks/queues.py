@@ -490,7 +490,7 @@ def check_offer_once(judge, offer) -> Verdict:
 def _race(judge, offer, offerers: int, free: int) -> Verdict:
     from ..shared import Arena
 
-    arena = Arena(judge, offerers, patience=1.0)
+    arena = Arena(judge, offerers, patience=3.0)      # a look waits this long at most for the other offerers
     queue = JudgeQueue(judge, maxsize=2 + free, items=["already there"] * 2, arena=arena)
     items = [f"item-{k + 1}" for k in range(offerers)]
     places = "the last free place" if free == 1 else f"the last {free} free places"
@@ -546,7 +546,7 @@ def check_offer_three_racing(judge, offer) -> Verdict:
 # =====================================================================================
 
 BIG = 1 << 20               # a megabyte: far more than a pipe holds, so a child cannot exit before it is read
-STUCK_FOR = 0.75            # s without progress before the judge lets held targets go, or calls it a deadlock
+STUCK_FOR = 1.0             # s without progress before the judge lets held targets go, or calls it a deadlock
 QUIET_HANG = 3.0            # s collect may go on after every target has ended and nothing moves
 COLLECT_LIMIT = 15.0        # s collect may take
 
