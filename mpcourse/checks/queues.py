@@ -548,6 +548,7 @@ def check_offer_three_racing(judge, offer) -> Verdict:
 BIG = 1 << 20               # a megabyte: far more than a pipe holds, so a child cannot exit before it is read
 STUCK_FOR = 1.0             # s without progress before the judge lets held targets go, or calls it a deadlock
 QUIET_HANG = 3.0            # s collect may go on after every target has ended and nothing moves
+BLOCKED_FOR = 1.5           # s every target must sit blocked in the kernel, unheld, before it counts as a deadlock
 COLLECT_LIMIT = 15.0        # s collect may take
 
 
@@ -620,16 +621,18 @@ class _Targets:
             self.progress = time.monotonic()
             self.cv.notify_all()
 
-    def alive(self) -> list[int]:
+    def alive(self) -> dict[int, str]:
+        """The targets' processes that have not ended, with their state as the OS shows it."""
         import psutil
 
-        found = []
+        found = {}
         for host_pid in {pid for pid, _i in self.runs if pid != self.stage_pid}:
             try:
-                if psutil.Process(host_pid).status() != psutil.STATUS_ZOMBIE:
-                    found.append(host_pid)
+                status = psutil.Process(host_pid).status()
             except psutil.Error:
-                pass
+                continue
+            if status not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                found[host_pid] = status
         return found
 
 
@@ -644,20 +647,24 @@ def _judge_collect(judge, collect, n: int, size: int) -> Verdict:
     judge.record("state", "running", what, name="collect (the caller)", pid=caller)
     deadline = time.monotonic() + COLLECT_LIMIT
     deadlocked = False
+    asleep_since: dict[int, float] = {}
     while not call.finished.is_set() and time.monotonic() < deadline and not judge.lost.is_set():
         call.finished.wait(0.05)
         alive = targets.alive()
+        now = time.monotonic()
+        asleep_since = {pid: asleep_since.get(pid, now) for pid, status in alive.items() if status == "sleeping"}
         with targets.cv:
             if len(alive) != targets.alive_count:
-                targets.alive_count, targets.progress = len(alive), time.monotonic()
-            quiet = time.monotonic() - targets.progress
+                targets.alive_count, targets.progress = len(alive), now
+            quiet = now - targets.progress
             started = {pid for pid, _i in targets.runs if pid != targets.stage_pid}
         if quiet < STUCK_FOR or call.finished.is_set():
             continue
         if targets.held:
             targets.release()          # collect waits for them (a join): let them exit
-        elif started and set(alive) == started and _only_targets_run(judge, started):
-            deadlocked = True          # every target is alive, none held, nothing moves: their results are unread
+        elif started and set(alive) == started and all(now - asleep_since.get(pid, now) >= BLOCKED_FOR
+                                                        for pid in started) and _only_targets_run(judge, started):
+            deadlocked = True          # every target blocked in the kernel, none held: their results are unread
             break
         elif started and not alive and quiet > QUIET_HANG and _only_targets_run(judge, set()):
             break                      # every target has ended long ago, yet collect waits: for what?
