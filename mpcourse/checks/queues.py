@@ -547,8 +547,8 @@ def check_offer_three_racing(judge, offer) -> Verdict:
 
 BIG = 1 << 20               # a megabyte: far more than a pipe holds, so a child cannot exit before it is read
 STUCK_FOR = 1.0             # s without progress before the judge lets held targets go, or calls it a deadlock
-QUIET_HANG = 3.0            # s collect may go on after every target has ended and nothing moves
-BLOCKED_FOR = 1.5           # s every target must sit blocked in the kernel, unheld, before it counts as a deadlock
+QUIET_HANG = 3.0            # s collect may sit blocked after every target has ended
+BLOCKED_FOR = 1.5           # s collect and every target must sit blocked in the kernel before it counts as a deadlock
 COLLECT_LIMIT = 15.0        # s collect may take
 
 
@@ -585,13 +585,38 @@ class _Targets:
         self.recorder = judge.recorder("target")
         self.recorder.on("putting", self._putting)
         self.recorder.on("put", self._put)
+        self.recorder.on("caller", self._caller)
         self.stage_pid = judge.stage_peer.host_pid if judge.stage_peer else None
+        self.caller_task: str | None = None             # /proc path of the thread that runs collect (Linux)
         self.runs: list[tuple[int, object]] = []         # (host pid, i)
         self.pids: dict[int, int] = {}                   # host pid -> pid in the stage
         self.held: set[int] = set()
         self.generation = 0
         self.progress = time.monotonic()
         self.alive_count = 0
+
+    def _caller(self, peer, tid) -> None:
+        """The thread that calls collect says its id; the judge finds it in /proc by its pid namespace's view."""
+        import glob
+
+        for path in glob.glob(f"/proc/{peer.host_pid}/task/*/status"):
+            try:
+                with open(path, encoding="ascii", errors="replace") as f:
+                    nspid = next((line.split()[-1] for line in f if line.startswith("NSpid:")), "")
+            except OSError:
+                continue
+            if nspid == str(tid):
+                self.caller_task = path[:-len("status")] + "stat"
+
+    def caller_asleep(self) -> bool:
+        """The calling thread is blocked in the kernel (a join, a get); True where the OS cannot tell (not Linux)."""
+        if self.caller_task is None:
+            return True
+        try:
+            with open(self.caller_task, encoding="ascii", errors="replace") as f:
+                return f.read().rpartition(")")[2].split()[0] == "S"
+        except (OSError, IndexError):
+            return True
 
     def _putting(self, peer, i) -> None:
         self.judge.record("state", "running", f"target(q, {i})", peer=peer)
@@ -652,7 +677,10 @@ def _judge_collect(judge, collect, n: int, size: int) -> Verdict:
         call.finished.wait(0.05)
         alive = targets.alive()
         now = time.monotonic()
-        asleep_since = {pid: asleep_since.get(pid, now) for pid, status in alive.items() if status == "sleeping"}
+        blocked = [pid for pid, status in alive.items() if status == "sleeping"]
+        if targets.caller_asleep():
+            blocked.append(0)           # 0: the caller (a starved caller is runnable, not stuck)
+        asleep_since = {pid: asleep_since.get(pid, now) for pid in blocked}
         with targets.cv:
             if len(alive) != targets.alive_count:
                 targets.alive_count, targets.progress = len(alive), now
@@ -663,11 +691,12 @@ def _judge_collect(judge, collect, n: int, size: int) -> Verdict:
         if targets.held:
             targets.release()          # collect waits for them (a join): let them exit
         elif started and set(alive) == started and all(now - asleep_since.get(pid, now) >= BLOCKED_FOR
-                                                        for pid in started) and _only_targets_run(judge, started):
-            deadlocked = True          # every target blocked in the kernel, none held: their results are unread
+                                                        for pid in [0, *started]) and _only_targets_run(judge, started):
+            deadlocked = True          # the caller and every target blocked in the kernel: the results are unread
             break
-        elif started and not alive and quiet > QUIET_HANG and _only_targets_run(judge, set()):
-            break                      # every target has ended long ago, yet collect waits: for what?
+        elif started and not alive and now - asleep_since.get(0, now) > QUIET_HANG \
+                and _only_targets_run(judge, set()):
+            break                      # every target has ended, and collect sits blocked: waiting for what?
     still_held = set(targets.held)
     if call.finished.is_set():
         judge.record("state", "exited", "collect returned", name="collect (the caller)", pid=caller)
@@ -736,6 +765,7 @@ def _collect_results(what: str, got, n: int, size: int) -> Verdict:
 
 def run_collect(collect, n: int, recorder, size: int):
     """In the stage (the caller): ``collect(target, n)`` with the course's target."""
+    recorder.ask("caller", threading.get_native_id())
     return collect(Target(recorder, size), n)
 
 
