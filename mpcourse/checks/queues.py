@@ -36,11 +36,15 @@ when it starts putting and when its ``put`` returned, and the judge then holds i
 until ``collect`` returns or is plainly waiting for it.
   * sizes: 3 small results, then 4 results of a megabyte each, more than a pipe holds, so a
     child cannot exit before its result is read: joining first deadlocks every time and is
-    reported with where ``collect`` is stuck (``check_collect_large_results``, the visible test);
+    reported with where ``collect`` is stuck (``check_collect_large_results``, the visible test).
+    A deadlock is what the OS shows: collect's thread and every child blocked in the kernel
+    for 1.5 s, none held by the judge (a caller starved of CPU is runnable, not blocked);
+  * timing: the judge holds each child after its put until collect is plainly waiting (no
+    progress for 1 s), so a collect that never joins returns while a child is held;
   * structure: one run of ``target`` per ``i``, never in the caller; results exactly the ones
     put, each once (any order);
-  * leftovers: a target the judge still holds when ``collect`` returns is a process left
-    running, every time; afterwards the OS's list of the stage's processes must show none of
+  * leftovers: a child the judge still holds when ``collect`` returns is a process left
+    running; afterwards the OS's list of the stage's processes must show none of
     the student's (``subprocess`` children and new sessions included) (both checks).
 Leftovers everywhere: the stage, and every process the student's code started, is killed
 after each check.
