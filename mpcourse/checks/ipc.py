@@ -131,10 +131,10 @@ def serve_pipe_worker(pipe_worker, conn, recorder) -> None:
     try:
         pipe_worker(conn)
     except BaseException:
-        recorder.state("sleeping", "pipe_worker raised; the process stays alive")
+        recorder.state("blocked", "kept alive by the checker")
         recorder.ask("done", "raised")
         raise
-    recorder.state("sleeping", "pipe_worker returned; the process stays alive")
+    recorder.state("blocked", "kept alive by the checker")
     recorder.ask("done", "returned")
 
 
@@ -402,7 +402,7 @@ def _judge_pipe_worker(judge, pipe_worker, messages: list[str], pause_before: in
                           "instructor.")
         for k, message in enumerate(messages):
             if k == pause_before:
-                judge.record("state", "sleeping", "a slow parent", name="the parent", pid=0)
+                judge.record("state", "blocked", "sleep: a slow parent", name="the parent", pid=0)
                 time.sleep(PARENT_PAUSE)
                 judge.record("state", "running", name="the parent", pid=0)
             bad = session.exchange(message)
@@ -612,7 +612,7 @@ class _Lockstep(JudgeObject):
 
     def _tokenize(self, peer, line: str) -> list[str]:
         me = peer.host_pid
-        self.judge.record("state", "running", "tokenize(line)", peer=peer)
+        self.judge.record("state", "blocked", "tokenize", peer=peer)
         with self.cv:
             self.tokenized.append((me, line))
             if me != self.stage_pid:
@@ -625,7 +625,7 @@ class _Lockstep(JudgeObject):
             self._wait_for_the_others(peer, "tokenize")
         with self.cv:
             self.tokenizing.pop(me, None)
-        self.judge.record("state", "counting", "its words", peer=peer)
+        self.judge.record("state", "running", "counting", peer=peer)
         return line.split()
 
     def _wait_for_the_others(self, peer, what: str) -> None:

@@ -228,8 +228,7 @@ class JudgeQueue(JudgeObject):
                 saw = self.seen.get(peer.host_pid or 0, "")
                 self.waiting_puts.append((peer.name, timeout, saw))
                 self.cv.notify_all()
-                what = "q.put(item)" if timeout is None else f"q.put(item, timeout={timeout:g})"
-                self.judge.record("state", "blocked", f"{what} on a full queue", peer=peer)
+                self.judge.record("state", "blocked", "put (queue full)", peer=peer)
                 deadline = None if timeout is None else time.monotonic() + timeout
                 while self._full() and not self.judge.closed:
                     left = None if deadline is None else deadline - time.monotonic()
@@ -571,10 +570,10 @@ class Target:
     def __call__(self, q, i) -> None:
         recorder = self.recorder
         recorder.ask("putting", i if isinstance(i, int) else repr(i))
-        recorder.state("blocked", f"q.put(result {i})")
+        recorder.state("blocked", "put")
         q.put(payload(i, self.size) if isinstance(i, int) else (i, None))
         recorder.ask("put", i if isinstance(i, int) else repr(i))      # the judge may keep this process alive here
-        recorder.state("blocked", "exiting (a process exits once its queue data has been read)")
+        recorder.state("blocked", "exit: its result must be read first")
 
     def __repr__(self) -> str:
         return "<function target>"
