@@ -105,6 +105,17 @@ INLINE = {
             for n in numbers:
                 total.value += n
     """,
+    "add_cell_level_lock": """
+        import multiprocessing
+
+        LOCK = multiprocessing.Lock()
+
+
+        def add_all(total, numbers):
+            for n in numbers:
+                with LOCK:
+                    total.value += n
+    """,
     "add_raises": """
         def add_all(total, numbers):
             total.value += numbers
@@ -300,7 +311,7 @@ CASES = [
     ("left_open_and_unlocked", A, ipc.check_add_all_keeps_every_update,
      ("never took total.get_lock()", "add_all/no-lock")),
     ("closes_early_one_worker_private_lock", A, ipc.check_add_all_waits_for_the_lock,
-     ("without ever taking total.get_lock()", "add_all/no-lock")),
+     ("while another process held total.get_lock(), without ever taking it", "add_all/no-lock")),
     ("stops_on_empty_and_half_locked", A, ipc.check_add_all_keeps_every_update,
      ("read total.value before either wrote it back", "add_all/partial-lock")),
     ("quiet_pipe_and_overwrites", A, ipc.check_add_all_waits_for_the_lock,
@@ -309,6 +320,9 @@ CASES = [
      ("those numbers were skipped", "add_all/gives-up-waiting")),
     ("bytes_and_private_locks", A, ipc.check_add_all_waits_for_the_lock,
      ("gave up and it wrote total.value anyway", "add_all/gives-up-waiting")),
+    ("add_cell_level_lock", A, ipc.check_add_all_keeps_every_update, None),     # the callers share it: no loss
+    ("add_cell_level_lock", A, ipc.check_add_all_waits_for_the_lock,          # but total's own lock is ignored
+     ("a lock of its own, does not keep the others out", "add_all/no-lock")),
     ("add_overwrites", A, ipc.check_add_all_once, ("total.value is 6, expected 106", "add_all/wrong-amount")),
     ("add_keeps_lock", A, ipc.check_add_all_once, ("still held", "add_all/lock-not-released")),
     ("add_raises", A, ipc.check_add_all_once, ("raised TypeError", "add_all/raised")),

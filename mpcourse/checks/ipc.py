@@ -868,10 +868,50 @@ class _Hung(Exception):
         self.verdict = verdict
 
 
-def _add(judge, add_all, start: int, number_lists: list[list[int]]):
-    from ..shared import Arena
+OWN_LOCK_ASLEEP = 0.1       # s a participant blocked in the kernel (on a lock of its own) must stay so to be stuck
 
-    arena = Arena(judge, len(number_lists))
+
+def _value_arena(judge, participants: int):
+    """An Arena whose participants also count as stuck while the OS shows them blocked elsewhere.
+
+    A correct add_all may serialise on a lock of its own that every caller shares (a
+    cell-level ``multiprocessing.Lock``): the others then sleep on that lock in the
+    kernel, and the holder's paused steps go on at once instead of waiting for them.
+    """
+    import psutil
+
+    from ..shared import _RUNNING, Arena
+
+    class ValueArena(Arena):
+        def __init__(self):
+            super().__init__(judge, participants)
+            self.host_pids: dict[int, int] = {}
+            self.asleep_since: dict[int, float] = {}
+
+        def greet(self, peer) -> None:
+            super().greet(peer)
+            slot = self._slot(peer)
+            if slot is not None and peer.host_pid:
+                self.host_pids[slot] = peer.host_pid
+
+        def _stuck(self, j: int) -> bool:
+            if super()._stuck(j) or self.state[j] != _RUNNING or j not in self.host_pids:
+                self.asleep_since.pop(j, None)
+                return super()._stuck(j)
+            try:
+                asleep = psutil.Process(self.host_pids[j]).status() == psutil.STATUS_SLEEPING
+            except psutil.Error:
+                return True
+            if not asleep:
+                self.asleep_since.pop(j, None)
+                return False
+            return time.monotonic() - self.asleep_since.setdefault(j, time.monotonic()) >= OWN_LOCK_ASLEEP
+
+    return ValueArena()
+
+
+def _add(judge, add_all, start: int, number_lists: list[list[int]]):
+    arena = _value_arena(judge, len(number_lists))
     total = arena.counter("total", start)
     try:
         calls = arena.run(add_all, [(total, numbers) for numbers in number_lists], name="add_all")
@@ -972,8 +1012,10 @@ def check_add_all_waits_for_the_lock(judge, add_all) -> Verdict:
     events = judge.events()
     unguarded = writes_outside_lock(events, "total")
     if unguarded and not lock_was_used(events):
-        return failed("add_all/no-lock", "add_all wrote total.value without ever taking total.get_lock(): do the "
-                      "read and the write under `with total.get_lock():`.", events)
+        return failed("add_all/no-lock", "add_all wrote total.value while another process held total.get_lock(), "
+                      "without ever taking it (no lock, or a lock of its own, does not keep the others out): do the "
+                      "read and the write under `with total.get_lock():`, the lock every process that changes total "
+                      "takes.", events)
     if unguarded and not total.lock.refused:
         return failed("add_all/partial-lock", "add_all wrote total.value after releasing total.get_lock(), so "
                       "another process can write in between: keep the read and the write inside `with "
