@@ -376,18 +376,19 @@ class Judge:
                     info = {"host_pid": proc.pid, "pid": _namespace_pid(proc.pid) or proc.pid,
                             "ppid": _namespace_pid(proc.ppid()) or proc.ppid(), "name": proc.name(),
                             "status": proc.status(), "started": proc.create_time() - boot,
-                            "cmdline": " ".join(proc.cmdline())[:200]}
+                            "cmdline": " ".join(proc.cmdline())[:200], "host_ppid": proc.ppid()}
             except psutil.Error:
                 continue
             info["alive"] = info["status"] != psutil.STATUS_ZOMBIE
             info["is_stage"] = proc.pid == stage_host
             found.append(info)
-        command_of = {info["pid"]: info["cmdline"] for info in found}
+        command_of = {info["host_pid"]: info["cmdline"] for info in found}
         for info in found:
             command = info["cmdline"]
             # a fork server's children run the student's code under its command line: they are no helpers
             info["helper"] = any(marker in command for marker in ("multiprocessing.resource_tracker", "bwrap")) or (
-                "multiprocessing.forkserver" in command and command_of.get(info["ppid"]) != command)
+                "multiprocessing.forkserver" in command and command_of.get(info.pop("host_ppid")) != command)
+            info.pop("host_ppid", None)
         return found
 
     def _command(self, message: dict) -> None:

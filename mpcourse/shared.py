@@ -231,9 +231,11 @@ class ArenaLock(JudgeObject):
 
     kind = "lock"
 
-    def __init__(self, arena: Arena, name: str):
+    def __init__(self, arena: Arena, name: str, reentrant: bool = False):
         super().__init__(arena.judge, name)
         self.arena = arena
+        self.reentrant = reentrant     # an RLock: its holder may take it again (and must release it as often)
+        self.depth = 0
         self.holder: tuple | None = None
         self.pending_timeouts = 0      # acquires with a timeout that are waiting now
         self.timeouts_expired = 0      # acquires that gave up at their timeout
@@ -260,6 +262,10 @@ class ArenaLock(JudgeObject):
         arena, judge = self.arena, self.judge
         slot = arena._slot(peer)
         cv = judge.cv
+        with cv:
+            if self.reentrant and self.holder is not None and self.holder == self._owner(peer):
+                self.depth += 1
+                return True
         deadline = None if timeout is None else time.monotonic() + max(timeout, 0)
         with cv:
             if slot is not None:
@@ -285,6 +291,7 @@ class ArenaLock(JudgeObject):
             self.pending_timeouts -= timed
             if got:
                 self.holder = self._owner(peer)
+                self.depth = 1
                 if slot is not None:
                     arena.held[slot] += 1
             else:
@@ -304,6 +311,9 @@ class ArenaLock(JudgeObject):
         with judge.cv:
             if self.holder is None:
                 raise Refusal("ValueError", "semaphore or lock released too many times")
+            if self.reentrant and self.depth > 1 and self.holder == self._owner(peer):
+                self.depth -= 1
+                return None
             if slot is not None and arena.held[slot]:
                 arena.held[slot] -= 1
             judge.record("state", arena.base_state(peer), peer=peer)      # before the release: holds never overlap
@@ -406,7 +416,7 @@ class ArenaCounter(JudgeObject):
         super().__init__(arena.judge, name)
         self.arena = arena
         self.value = value
-        self.lock = ArenaLock(arena, f"{name}.get_lock()")
+        self.lock = ArenaLock(arena, f"{name}.get_lock()", reentrant=True)      # as multiprocessing.Value's RLock
 
     def _extra(self) -> list:
         return [self.lock.oid]

@@ -1,438 +1,784 @@
 """Checks for assignment 05_queues: drain, offer, collect.
 
-* ``drain`` gets a real ``multiprocessing`` queue that notes each call made on it
-  (``WatchedQueue``). A producer process puts the next item only *after* drain has
-  looked at the queue again following the previous item, and then waits a while: a
-  ``while not q.empty()`` loop sees an empty queue every time, while
-  ``q.get(timeout=...)`` is still waiting when the item comes.
-* ``offer`` is called on a full queue in a thread with a deadline (a blocking ``put``
-  never returns); then two processes offer into the last free place at the same time,
-  with ``full()``/``qsize()`` pausing until both have looked (as in ``mpcourse.shared``),
-  so a check-then-put blocks one of them every time.
-* ``collect`` gets targets that put megabyte-sized results: a child cannot exit until
-  its result has been read, so joining before taking the results deadlocks every time.
+The judge never calls the student's code: it runs in the stage (``mpcourse.stage``), and
+every verdict rests on what the judge holds or sees itself.
+
+Test plan (COURSE_SPEC.md's contract, dimension by dimension):
+
+``drain(q, timeout)`` — ``q`` is a queue that lives in the judge (``JudgeQueue``; the stage
+sees a proxy with ``multiprocessing.Queue``'s API), so the judge decides exactly when each
+item becomes visible and times every ``get(timeout=...)`` with its own clock.
+  * timing: items arrive one by one, each a moment *after* drain has looked at the queue
+    again (``empty()``, ``qsize()``, a ``get``): a ``while not q.empty()`` loop, a
+    ``get_nowait`` loop, a ``qsize()`` loop see an empty queue every time, while
+    ``q.get(timeout=timeout)`` is still waiting when the item comes
+    (``check_drain_waits_for_late_items``, the visible test); items keep coming for longer
+    than ``timeout`` in total (one deadline for the whole drain is cut off), then one comes
+    only after ``2 * timeout`` and must not be taken (``check_drain_gets_every_item``);
+  * values: ``None``, ``0``, ``""``, a tuple, bytes (64 KB) and a dict among the items, in
+    arrival order, compared by type and value (a ``while item := q.get()`` or a ``None``
+    sentinel stops early);
+  * sizes: three items already waiting; an empty queue gives ``[]`` after about ``timeout``
+    (not at once, not much later); a ``get()`` without a timeout on an empty queue with
+    nothing left to come is seen by the judge at once and reported with its line.
+``offer(q, item)`` — ``q`` is a ``JudgeQueue`` with a ``maxsize``.
+  * values and sizes: two offers into two places return True, the third False *at once*;
+    after the judge takes one, there is room again; the queue holds exactly the offered
+    items, ``None`` and ``0`` included (``check_offer_once``);
+  * concurrency: two (then three) processes offer into the last free place at once; a
+    ``full()``/``qsize()``/``empty()`` answer pauses until the others have looked too, so a
+    check-then-put always finds the place taken (``check_offer_never_blocks_when_racing``,
+    the visible test);
+  * timing: a ``put`` that may wait on a full queue (no ``block=False``, a timeout) is seen
+    by the judge when it arrives: no waiting for it to expire.
+``collect(target, n)`` — ``target`` is a course object: it reports to the judge (kernel pid)
+when it starts putting and when its ``put`` returned, and the judge then holds it alive
+until ``collect`` returns or is plainly waiting for it.
+  * sizes: 3 small results, then 4 results of a megabyte each, more than a pipe holds, so a
+    child cannot exit before its result is read: joining first deadlocks every time and is
+    reported with where ``collect`` is stuck (``check_collect_large_results``, the visible test).
+    A deadlock is what the OS shows: collect's thread and every child blocked in the kernel
+    for 1.5 s, none held by the judge (a caller starved of CPU is runnable, not blocked);
+  * timing: the judge holds each child after its put until collect is plainly waiting (no
+    progress for 1 s), so a collect that never joins returns while a child is held;
+  * structure: one run of ``target`` per ``i``, never in the caller; results exactly the ones
+    put, each once (any order);
+  * leftovers: a child the judge still holds when ``collect`` returns is a process left
+    running; afterwards the OS's list of the stage's processes must show none of
+    the student's (``subprocess`` children and new sessions included) (both checks).
+Leftovers everywhere: the stage, and every process the student's code started, is killed
+after each check.
 """
 from __future__ import annotations
 
-import multiprocessing
-import os
-import queue
 import threading
 import time
-from multiprocessing.queues import Queue as _Queue
+from collections import deque
 
-from .._old_shared import Arena, current_slot, run_participants
-from ..timeline import Timeline
+from ..judge import JudgeObject, Refusal
+from ..stage import Proxy, register_proxy
 from . import Verdict, check, failed, passed
 
-
-def call_with_limit(func, args, limit: float, give_up=None):
-    """Run ``func(*args)`` in a daemon thread; (finished, result, elapsed). Exceptions propagate.
-
-    ``give_up()``, polled while the call runs, may end the wait early (it found a deadlock).
-    """
-    box: dict = {}
-
-    def run():
-        start = time.perf_counter()
-        try:
-            box["result"] = func(*args)
-        except BaseException as exc:  # noqa: BLE001 (re-raised in the judge)
-            box["error"] = exc
-        box["elapsed"] = time.perf_counter() - start
-
-    thread = threading.Thread(target=run, name="student call", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + limit
-    while thread.is_alive() and time.monotonic() < deadline:
-        thread.join(0.05)
-        if give_up is not None and thread.is_alive() and give_up():
-            break
-    if thread.is_alive():
-        return False, None, limit
-    if "error" in box:
-        raise box["error"]
-    return True, box["result"], box["elapsed"]
+# =====================================================================================
+# a queue that lives in the judge
+# =====================================================================================
 
 
-# ------------------------------------------------------------------- a watched queue
+@register_proxy
+class CourseQueue(Proxy):
+    """A queue held by the judge, with ``multiprocessing.Queue``'s API (``queue.Empty``/``queue.Full`` included)."""
 
-class WatchedQueue(_Queue):
-    """A real ``multiprocessing.Queue`` that records the calls made on it.
+    kind = "judge-queue"
 
-    ``taken`` counts successful gets; ``looked[k]`` is set once the consumer has called
-    the queue again after its k-th get (a blocking get counts as soon as it starts
-    waiting; empty(), qsize(), full() and non-blocking gets count once they have
-    answered). With an ``arena``, ``full()``, ``qsize()`` and ``empty()`` pause after
-    answering until the other participants have looked too.
-    """
+    def put(self, obj, block: bool = True, timeout: float | None = None) -> None:
+        self._ask("put", obj, bool(block), _seconds(timeout))
 
-    def __init__(self, maxsize: int = 0, timeline: Timeline | None = None, arena: Arena | None = None):
-        ctx = multiprocessing.get_context()
-        super().__init__(maxsize, ctx=ctx)
-        self._watch = (timeline, arena, ctx.RawValue("i", 0), ctx.RawArray("i", 64))
-
-    def __getstate__(self):
-        return super().__getstate__(), self._watch
-
-    def __setstate__(self, state):
-        base, self._watch = state
-        super().__setstate__(base)
-
-    # -- bookkeeping --------------------------------------------------------------
-    def _looked(self, what: str) -> None:
-        timeline, _arena, taken, looked = self._watch
-        looked[min(taken.value, len(looked) - 1)] = 1
-        if timeline is not None and what:
-            timeline.mark(what)
-
-    def _pause(self) -> None:
-        arena = self._watch[1]
-        if arena is not None and current_slot() is not None:
-            arena.pause()
-
-    @property
-    def taken(self) -> int:
-        return self._watch[2].value
-
-    def looked_after(self, k: int) -> bool:
-        looked = self._watch[3]
-        return bool(looked[min(k, len(looked) - 1)])
-
-    # -- the queue API ----------------------------------------------------------
     def get(self, block: bool = True, timeout: float | None = None):
-        timeline = self._watch[0]
-        waits = block and (timeout is None or timeout > 0)
-        if waits:
-            self._looked("")
-            if timeline is not None:
-                timeline.state("blocked", "q.get()" if timeout is None else f"q.get(timeout={timeout:g})")
-        try:
-            item = super().get(block, timeout)
-        except queue.Empty:
-            if timeline is not None:
-                timeline.state("running")
-                timeline.mark("Empty")
-            if not waits:
-                self._looked("")
-            raise
-        if timeline is not None:
-            timeline.state("running")
-            timeline.mark(f"got {item!r}"[:24])
-        if not waits:
-            self._looked("")
-        self._watch[2].value += 1
-        return item
+        return self._ask("get", bool(block), _seconds(timeout))
+
+    def put_nowait(self, obj) -> None:
+        self.put(obj, False)
+
+    def get_nowait(self):
+        return self.get(False)
 
     def empty(self) -> bool:
-        answer = super().empty()
-        self._looked(f"empty() -> {answer}")
-        self._pause()
-        return answer
-
-    def qsize(self) -> int:
-        answer = super().qsize()
-        self._looked(f"qsize() -> {answer}")
-        self._pause()
-        return answer
+        return bool(self._ask("empty"))
 
     def full(self) -> bool:
-        answer = super().full()
-        self._looked(f"full() -> {answer}")
-        self._pause()
-        return answer
+        return bool(self._ask("full"))
+
+    def qsize(self) -> int:
+        return int(self._ask("qsize"))
+
+    def close(self) -> None:
+        self._ask("close")
+
+    def join_thread(self) -> None:
+        self._ask("join_thread")
+
+    def cancel_join_thread(self) -> None:
+        self._ask("cancel_join_thread")
 
 
-# ---------------------------------------------------------------------------- drain
-
-def _put_all_and_flush(q, items) -> None:
-    """Child: put every item, then wait until they are all in the pipe (not in a buffer)."""
-    for item in items:
-        q.put(item)
-    q.close()
-    q.join_thread()
+def _seconds(timeout) -> float | None:
+    if timeout is None:
+        return None
+    return max(float(timeout), 0.0)
 
 
-def _put_late(q: WatchedQueue, items, gap: float, ready, timeline: Timeline) -> None:
-    """Child: put each item ``gap`` s after the consumer has looked at the queue again.
-
-    The consumer looks (an empty(), a get...) after it took the previous item, and the
-    next item is never there at that moment: a loop that stops when the queue looks
-    empty stops here every time, while a get with a timeout is still waiting.
-    """
-    timeline.state("running", "producer")
-    ready.set()
-    for k, item in enumerate(items):
-        deadline = time.monotonic() + 5
-        while not q.looked_after(k) and time.monotonic() < deadline:
-            time.sleep(0.001)
-        timeline.state("sleeping")
-        time.sleep(gap)
-        timeline.state("running")
-        q.put(item)
-        timeline.mark(f"put {item!r}")
-    timeline.state("exited")
-    q.close()
-    q.join_thread()
+LOOKS = ("empty", "full", "qsize")
+NO_WAIT = 0.05              # s: a put or get timeout this short does not count as waiting
 
 
-def _drain_verdict_empty(drain, timeout: float) -> Verdict:
-    q = multiprocessing.get_context().Queue()
-    finished, got, elapsed = call_with_limit(drain, (q, timeout), timeout + 3)
-    call = f"drain(q, {timeout:g}) on an empty queue"
-    if not finished:
-        return failed(f"{call} did not return within {timeout + 3:g} s: a get() without a timeout waits "
-                      "forever; use q.get(timeout=timeout) and stop when it raises queue.Empty.")
+class JudgeQueue(JudgeObject):
+    """The items, who looked when, and every wait, with the judge's clock; proxies: ``CourseQueue``."""
+
+    kind = "judge-queue"
+    proxy_module = "mpcourse.checks.queues"
+
+    def __init__(self, judge, maxsize: int = 0, items=(), arena=None, script=()):
+        super().__init__(judge, "q")
+        self.cv = threading.Condition()
+        self.maxsize = maxsize
+        self.items = deque(items)
+        self.arena = arena             # offers race: a look pauses until the other offerers have looked too
+        self.script = deque(script)    # (item, gap): each comes ``gap`` s after drain next looks at the queue
+        self.due: tuple[float, object] | None = None       # the scripted item on its way: (when, item)
+        self.taken = 0
+        self.last_taken_at: float | None = None
+        self.hopeless: str = ""        # a get() that can only wait forever
+        self.waiting_puts: list[tuple[str, float | None, str]] = []    # (who, timeout, what they saw before)
+        self.seen: dict[int, str] = {}          # the last look's answer, per process
+        self.calls: list[str] = []
+
+    # -- the judge's own hands ---------------------------------------------------------------
+    def take(self):
+        with self.cv:
+            item = self.items.popleft()
+            self.cv.notify_all()
+        self.judge.record("mark", f"got {_short(item)}", name="the checker", pid=0)
+        return item
+
+    def contents(self) -> list:
+        with self.cv:
+            return list(self.items)
+
+    def _full(self) -> bool:
+        return 0 < self.maxsize <= len(self.items)
+
+    @property
+    def more_to_come(self) -> bool:
+        return bool(self.script) or self.due is not None
+
+    def _arrivals(self, now: float) -> None:
+        """With ``cv`` held: the scripted item arrives when it is due (the judge's clock; no thread must wake)."""
+        if self.due is not None and self.due[0] <= now:
+            at, item = self.due
+            self.due = None
+            self.items.append(item)
+            self.judge.record("mark", f"put {_short(item)}", name="the producer", pid=0, at=at)
+            self.cv.notify_all()
+
+    def _looked(self) -> None:
+        """With ``cv`` held: drain looks at the queue; the next scripted item is sent on its way now."""
+        now = time.perf_counter()
+        self._arrivals(now)
+        if self.due is None and self.script and not self.items:
+            item, gap = self.script.popleft()
+            self.due = (now + gap, item)
+
+    # -- requests from the student's processes ---------------------------------------------
+    def handle(self, peer, op: str, args: list):
+        with self.cv:
+            self._looked()
+            self.calls.append(op)
+            self.cv.notify_all()
+        if op in LOOKS:
+            with self.cv:
+                answer = {"empty": not self.items, "full": self._full(), "qsize": len(self.items)}[op]
+                self.seen[peer.host_pid or 0] = f"q.{op}() gave {answer!r}"
+            self.judge.record("mark", f"{op}() -> {answer}", peer=peer)
+            if self.arena is not None:
+                self.arena.pause(peer)          # the answer is already given; another offerer may act first
+            return answer
+        if op == "get" and len(args) == 2:
+            return self._get(peer, bool(args[0]), args[1])
+        if op == "put" and len(args) == 3:
+            return self._put(peer, args[0], bool(args[1]), args[2])
+        if op in ("close", "join_thread", "cancel_join_thread"):
+            return None
+        raise Refusal("AttributeError", f"'Queue' object has no attribute {op!r}")
+
+    def _get(self, peer, block: bool, timeout):
+        waits = block and (timeout is None or timeout > 0)
+        with self.cv:
+            if not self.items and waits:
+                what = "q.get()" if timeout is None else f"q.get(timeout={timeout:g})"
+                self.judge.record("state", "blocked", what, peer=peer)
+                deadline = None if timeout is None else time.perf_counter() + timeout
+                while not self.items and not self.judge.closed:
+                    now = time.perf_counter()
+                    if self.due is not None and (deadline is None or self.due[0] <= deadline):
+                        self._arrivals(now)
+                        if not self.items:
+                            self.cv.wait(min(self.due[0] - now, 0.05))
+                        continue              # the item is due before this get gives up: it gets it
+                    if deadline is not None and now >= deadline:
+                        break
+                    if timeout is None and not self.more_to_come:
+                        self.hopeless = what
+                        self.cv.notify_all()
+                    self.cv.wait(0.05 if deadline is None else min(deadline - now, 0.05))
+                self.judge.record("state", "running", peer=peer)
+            if not self.items:
+                self.judge.record("mark", "Empty", peer=peer)
+                raise Refusal("Empty", "")
+            item = self.items.popleft()
+            self.taken += 1
+            self.last_taken_at = time.perf_counter()
+            self.cv.notify_all()
+        self.judge.record("mark", f"got {_short(item)}", peer=peer)
+        return item
+
+    def _put(self, peer, item, block: bool, timeout):
+        waits = block and (timeout is None or timeout > NO_WAIT)
+        with self.cv:
+            if self._full() and waits:
+                saw = self.seen.get(peer.host_pid or 0, "")
+                self.waiting_puts.append((peer.name, timeout, saw))
+                self.cv.notify_all()
+                self.judge.record("state", "blocked", "put (queue full)", peer=peer)
+                deadline = None if timeout is None else time.monotonic() + timeout
+                while self._full() and not self.judge.closed:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        break
+                    self.cv.wait(0.05 if left is None else min(left, 0.05))
+                self.judge.record("state", "running", peer=peer)
+            elif self._full() and block and timeout:
+                self.cv.wait(timeout)
+            if self._full():
+                self.judge.record("mark", "Full", peer=peer)
+                raise Refusal("Full", "")
+            self.items.append(item)
+            self.cv.notify_all()
+        self.judge.record("mark", f"put {_short(item)}", peer=peer)
+        return None
+
+
+def _wait_until(cv: threading.Condition, ready, limit: float) -> bool:
+    """Wait on ``cv`` until ``ready()`` or ``limit`` s; looks again often (a call's end does not notify ``cv``)."""
+    deadline = time.monotonic() + limit
+    with cv:
+        while not ready():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            cv.wait(min(left, 0.05))
+    return True
+
+
+def _short(item) -> str:
+    text = repr(item)
+    return text if len(text) <= 16 else text[:13] + "..."
+
+
+def _same(a, b) -> bool:
+    """Equal in type and value, all the way down (0 is not False, (1,) is not [1])."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+# =====================================================================================
+# drain
+# =====================================================================================
+
+LATE_ITEMS = ["a", "b", "c", "d", "e"]
+TOO_LATE = "too late"
+FALSY_ITEMS = ["first", None, 0, "", ("tuple", 3), b"\x00" * 65536, {"k": [1, 2]}, "last"]
+SLACK = 2.0                 # s drain may take beyond what the contract asks, on a loaded machine
+
+
+def _run_drain(judge, drain, queue: JudgeQueue, timeout: float, limit: float):
+    """drain(q, timeout) in the stage (the caller), until it returns, waits hopelessly, or ``limit`` passes."""
+    caller = judge.stage_peer.pid if judge.stage_peer else -2
+    judge.record("state", "running", f"drain(q, {timeout:g})", name="drain (the caller)", pid=caller)
+    call = judge.call(drain, queue, timeout, name="drain")
+    _wait_until(queue.cv, lambda: call.finished.is_set() or bool(queue.hopeless) or judge.closed, limit)
+    call.wait(0)
+    if call.finished.is_set():
+        judge.record("state", "exited", "drain returned", name="drain (the caller)", pid=caller, at=call.ended)
+    return call
+
+
+def _hangs(judge, queue: JudgeQueue, call, what: str, limit: float) -> Verdict:
+    where = "; ".join(judge.stacks()) or "no process said where it was"
+    if queue.hopeless:
+        return failed("drain/blocking-get", f"{what} called {queue.hopeless} on an empty queue with nothing more to "
+                      f"come, which waits forever ({where}): use q.get(timeout=timeout) and stop when it raises "
+                      "queue.Empty.", judge.events(), title="drain: a get that waits forever")
+    return failed("drain/hangs", f"{what} did not return within {limit:g} s: {where}.", judge.events())
+
+
+def _returned(call, what: str) -> tuple[list | None, Verdict | None]:
+    if call.status == "raised":
+        return None, failed("drain/raised", f"{what} raised {call.error()}.")
+    if not isinstance(call.value, list):
+        return None, failed("drain/not-a-list", f"{what} returned {_short(call.value)}, expected a list of the "
+                            "items in arrival order.")
+    return call.value, None
+
+
+@check(timeout=20, label="drain")
+def check_drain_waits_for_late_items(judge, drain) -> Verdict:
+    """Items arrive one by one, each a moment after drain looked again (sooner than `timeout`): drain gets them all."""
+    return _judge_late_items(judge, drain, LATE_ITEMS, timeout=0.5, gap=0.3, then_late=None)
+
+
+@check(timeout=30, label="drain")
+def check_drain_gets_every_item(judge, drain) -> Verdict:
+    """Falsy items already waiting, an empty queue, then late falsy items over more than `timeout`, and one too late."""
+    timeout = 0.4
+    queue = JudgeQueue(judge, items=FALSY_ITEMS)
+    what = f"drain(q, {timeout:g}) with {len(FALSY_ITEMS)} items waiting"
+    call = _run_drain(judge, drain, queue, timeout, timeout + 3 * SLACK)
+    if not call.finished.is_set():
+        return _hangs(judge, queue, call, what, timeout + 3 * SLACK)
+    got, bad = _returned(call, what)
+    if bad:
+        return bad
+    if not _same(got, FALSY_ITEMS):
+        return _wrong_items(what, got, FALSY_ITEMS, queue.taken)
+    waited = call.ended - (queue.last_taken_at or call.started)
+    if waited < 0.8 * timeout:
+        return failed("drain/no-wait", f"{what} returned {waited:.2f} s after taking the last item: another item "
+                      f"could still have come within timeout={timeout:g} s, so wait for it with "
+                      "q.get(timeout=timeout).")
+    empty = JudgeQueue(judge)
+    what = f"drain(q, {timeout:g}) on an empty queue"
+    call = _run_drain(judge, drain, empty, timeout, timeout + SLACK)
+    if not call.finished.is_set():
+        return _hangs(judge, empty, call, what, timeout + SLACK)
+    got, bad = _returned(call, what)
+    if bad:
+        return bad
     if got != []:
-        return failed(f"{call} returned {got!r}, expected [].")
-    if elapsed < timeout * 0.8:
-        return failed(f"{call} returned after {elapsed:.2f} s: an item could still have come, so wait up to "
-                      "`timeout` s for one, with q.get(timeout=timeout).")
+        return failed("drain/wrong-items", f"{what} returned {_short(got)}, expected [].")
+    if call.elapsed < 0.8 * timeout:
+        return failed("drain/no-wait", f"{what} returned after {call.elapsed:.2f} s: an item could still have come, "
+                      "so wait up to `timeout` s for one, with q.get(timeout=timeout).")
+    late = ["x", None, 0, "", "y", "z"]
+    verdict = _judge_late_items(judge, drain, late, timeout=timeout, gap=timeout * 0.6, then_late=2 * timeout)
+    if verdict.ok:
+        verdict.summary = (f"{len(FALSY_ITEMS)} waiting items (None, 0, '' among them) in order; [] after "
+                           f"{call.elapsed:.1f} s on an empty queue; late items over {len(late) * 0.6:.1f} x timeout "
+                           "all taken, and it stopped before the one that came too late")
+    return verdict
+
+
+def _wrong_items(what: str, got: list, want: list, taken: int) -> Verdict:
+    """Items missing or wrong; ``taken`` is how many drain really took from the judge's queue."""
+    k = next((i for i, (a, b) in enumerate(zip(got, want)) if not _same(a, b)), min(len(got), len(want)))
+    if len(got) < len(want) and k == len(got) and taken > len(got) and not want[k]:
+        return failed("drain/stops-on-falsy", f"{what} returned {len(got)} of {len(want)} items and stopped at the "
+                      f"item {want[k]!r}: an item may be None, 0 or '', so stop only when q.get(timeout=timeout) "
+                      "raises queue.Empty, never on the item's value.")
+    if len(got) < len(want) and k == len(got) and taken > len(got):
+        return failed("drain/drops-items", f"{what} took {taken} items from the queue but returned only "
+                      f"{len(got)}: return every item q.get() gave, in arrival order.")
+    if len(got) < len(want) and k == len(got):
+        return failed("drain/misses-items", f"{what} returned only the first {len(got)} of {len(want)} items while "
+                      "more were waiting: keep taking until no item arrives within `timeout`.")
+    shown = _short(got[k]) if k < len(got) else "nothing more"
+    expected = _short(want[k]) if k < len(want) else "nothing more"
+    return failed("drain/wrong-items", f"{what} returned {shown} as item {k + 1}, expected {expected}: return the "
+                  "items exactly as q.get() gives them, in arrival order.")
+
+
+def _judge_late_items(judge, drain, items: list, timeout: float, gap: float, then_late: float | None) -> Verdict:
+    script = [(item, gap) for item in items] + ([(TOO_LATE, then_late)] if then_late else [])
+    queue = JudgeQueue(judge, script=script)
+    what = f"drain(q, {timeout:g})"
+    limit = len(items) * (gap + timeout) + (then_late or 0) + timeout + SLACK
+    call = _run_drain(judge, drain, queue, timeout, limit)
+    if not call.finished.is_set():
+        return _hangs(judge, queue, call, what, limit)
+    with queue.cv:
+        if queue.due is not None:
+            queue._arrivals(queue.due[0])        # the item on its way when drain returned: draw when it came
+    got, bad = _returned(call, what)
+    if bad:
+        return bad
+    events = judge.events()
+    if any(_same(item, TOO_LATE) for item in got):
+        return failed("drain/waits-too-long", f"{what} also took an item that came {then_late:g} s after it last "
+                      f"looked, longer than timeout={timeout:g} s: stop as soon as one q.get(timeout=timeout) raises "
+                      "queue.Empty.", events, title="drain: waited longer than timeout")
+    if _same(got, items):
+        return passed(f"{len(items)} items that each came {gap:g} s after drain looked again were all taken, in order")
+    if len(got) < len(items) and _same(got, items[:len(got)]):
+        missed = items[len(got)]
+        returned_at = call.ended or time.perf_counter()
+        put_at = next((e.t for e in events if e.kind == "mark" and e.what == f"put {_short(missed)}"
+                       and e.name == "the producer"), None)
+        highlight = [(returned_at, put_at)] if put_at and put_at > returned_at else []
+        looks = [op for op in queue.calls if op in LOOKS]
+        if queue.taken > len(got):
+            return _wrong_items(what, got, items, queue.taken)
+        if looks:
+            why = (f"{what} returned {len(got)} of {len(items)} items: it stopped when q.{looks[-1]}() said the queue "
+                   f"was empty, but the next item ({_short(missed)}) came {gap:g} s later, sooner than "
+                   f"timeout={timeout:g} s; empty()/qsize() only say what is there right now, so wait with "
+                   "q.get(timeout=timeout) and stop when it raises queue.Empty.")
+            mistake = "drain/while-not-empty"
+        else:
+            why = (f"{what} returned {len(got)} of {len(items)} items: the next item ({_short(missed)}) came {gap:g} s "
+                   f"after drain looked for it, sooner than timeout={timeout:g} s; wait up to `timeout` s for each "
+                   "next item with q.get(timeout=timeout), and stop only when that raises queue.Empty.")
+            mistake = "drain/misses-late-items"
+        return failed(mistake, why, events, highlight, title="drain: an item arrived after drain had returned")
+    return _wrong_items(what, got, items, queue.taken)
+
+
+# =====================================================================================
+# offer
+# =====================================================================================
+
+OFFER_PATIENCE = 3.0        # s an offer may take before it counts as hanging
+
+
+def _offer_waited(queue: JudgeQueue, what: str, events) -> Verdict | None:
+    """A put that would wait on a full queue: the judge saw it arrive."""
+    if not queue.waiting_puts:
+        return None
+    who, timeout, saw = queue.waiting_puts[0]
+    who = "it" if who == "MainProcess" else who
+    put = "q.put(item)" if timeout is None else f"q.put(item, timeout={timeout:g})"
+    waits = "waits until another process makes room" if timeout is None else f"waits up to {timeout:g} s for room"
+    if saw:
+        return failed("offer/check-then-put", f"{what}: {who} checked first ({saw}), but another process took the "
+                      f"last place before its {put}, which {waits}; the queue can fill between the check and the "
+                      "put, so put with block=False and return False when it raises queue.Full.", events,
+                      title="offer: the place was taken between the check and the put")
+    return failed("offer/blocking-put" if timeout is None else "offer/waits", f"{what}: {who} called {put} on a "
+                  f"full queue, which {waits}: use q.put(item, block=False) (or q.put_nowait(item)) and return "
+                  "False when it raises queue.Full.", events, title="offer: a put that waits for room")
+
+
+def _offer(judge, offer, queue: JudgeQueue, item, want: bool) -> Verdict | None:
+    what = f"offer(q, {item!r}) on a {'full' if not want else 'not full'} queue"
+    call = judge.call(offer, queue, item, name="offer")
+    _wait_until(queue.cv, lambda: call.finished.is_set() or bool(queue.waiting_puts), OFFER_PATIENCE)
+    call.wait(0)
+    waited = _offer_waited(queue, what, judge.events())
+    if waited:
+        return waited
+    if not call.finished.is_set():
+        where = "; ".join(judge.stacks()) or "no process said where it was"
+        return failed("offer/hangs", f"{what} did not return within {OFFER_PATIENCE:g} s: {where}.")
+    if call.status == "raised":
+        return failed("offer/raised", f"{what} raised {call.error()}: catch queue.Full and return False.")
+    if call.value is not want:
+        return failed("offer/wrong-answer", f"{what} returned {_short(call.value)}, expected {want} (the bool).")
     return None
 
 
-@check(timeout=15, label="drain")
-def check_drain_takes_waiting_items(drain) -> Verdict:
-    """Three items already in the queue come back in order; an empty queue gives [] after about `timeout`."""
-    ctx = multiprocessing.get_context()
-    q = ctx.Queue()
-    items = ["first", 2, ("third", 3)]
-    producer = ctx.Process(target=_put_all_and_flush, args=(q, items), name="producer")
-    producer.start()
-    producer.join(10)
-    timeout = 0.3
-    finished, got, elapsed = call_with_limit(drain, (q, timeout), timeout + 3)
-    if not finished:
-        return failed(f"drain(q, {timeout:g}) did not return within {timeout + 3:g} s after taking the items "
-                      "waiting in the queue: a get() without a timeout waits forever on an empty queue; use "
-                      "q.get(timeout=timeout) and stop when it raises queue.Empty.")
-    if got != items:
-        return failed(f"drain(q, {timeout:g}) returned {got!r}, expected the items in arrival order {items!r}.")
-    return _drain_verdict_empty(drain, timeout) or passed()
+@check(timeout=25, label="offer")
+def check_offer_once(judge, offer) -> Verdict:
+    """A queue of two places: two offers go in, the third returns False at once; after a get, room again."""
+    queue = JudgeQueue(judge, maxsize=2)
+    for item, want in (("a", True), (None, True), ("c", False)):
+        bad = _offer(judge, offer, queue, item, want)
+        if bad:
+            return bad
+    queue.take()
+    for item, want in ((0, True), ("e", False)):
+        bad = _offer(judge, offer, queue, item, want)
+        if bad:
+            return bad
+    inside = queue.contents()
+    if not _same(inside, [None, 0]):
+        return failed("offer/wrong-items", f"after offering 'a', None, 'c', (one item taken), 0 and 'e' into a queue "
+                      f"of two places, it held {_short(inside)}, expected [None, 0]: put exactly the item offered.")
+    return passed("into two places: True, True, then False at once on the full queue; True again after a get; "
+                  "None and 0 went in as they are")
 
 
-@check(timeout=15, label="drain")
-def check_drain_waits_for_late_items(drain) -> Verdict:
-    """Items arrive one by one, each sooner than `timeout` after the previous one: drain returns them all."""
-    timeline = Timeline()
-    timeout, gap = 0.6, 0.15
-    items = ["a", "b", "c", "d"]
-    q = WatchedQueue(timeline=timeline)
-    ctx = multiprocessing.get_context()
-    ready = ctx.Event()
-    producer = ctx.Process(target=_put_late, args=(q, items, gap, ready, timeline), name="producer", daemon=True)
-    producer.start()
-    ready.wait(10)
-    timeline.state("running", "drain")
-    limit = len(items) * gap + timeout + 3
-    finished, got, elapsed = call_with_limit(drain, (q, timeout), limit)
-    timeline.state("exited", "drain returned")
-    producer.join(gap + 1)           # it waits for drain to look again, which may never happen
-    if producer.is_alive():
-        producer.kill()
-        producer.join(1)
-    call = f"drain(q, {timeout:g})"
-    if not finished:
-        return failed(f"{call} did not return within {limit:g} s although the last item came long before: use "
-                      "q.get(timeout=timeout) and stop when it raises queue.Empty.")
-    if got == items:
-        if elapsed > len(items) * gap + timeout + 2:
-            return failed(f"{call} took {elapsed:.1f} s to return after the last item: stop once no item came "
-                          "within `timeout` s.")
-        return passed()
-    if not isinstance(got, list) or got != items[:len(got)]:
-        return failed(f"{call} returned {got!r}; the items arrived in the order {items!r}: return them in that "
-                      "order.")
-    missed = items[len(got)]
-    events = timeline.events()
-    returned = max((e.t for e in events if e.kind == "state" and e.what == "exited" and e.detail == "drain returned"),
-                   default=None)
-    put_at = next((e.t for e in events if e.kind == "mark" and e.what == f"put {missed!r}"), None)
-    highlight = [(returned, put_at)] if returned and put_at and put_at > returned else []
-    looked = [e.what for e in events if e.kind == "mark" and (e.what.startswith(("empty()", "qsize()", "full()")))]
-    if looked:
-        why = (f"{call} returned {got!r} and missed {missed!r}, which arrived {gap:g} s after drain looked "
-               f"(sooner than timeout={timeout:g} s): q.empty()/qsize() only say what is in the queue right now, "
-               "so wait with q.get(timeout=timeout) and stop when it raises queue.Empty.")
-    else:
-        why = (f"{call} returned {got!r} and missed {missed!r}, which arrived {gap:g} s after drain looked for it "
-               f"(sooner than timeout={timeout:g} s): wait up to `timeout` s for each next item, "
-               "with q.get(timeout=timeout), and stop only when that raises queue.Empty.")
-    return failed(why, timeline, highlight, title="drain: an item arrived after drain had returned")
+def _race(judge, offer, offerers: int, free: int) -> Verdict:
+    from ..shared import Arena
+
+    arena = Arena(judge, offerers, patience=3.0)      # a look waits this long at most for the other offerers
+    queue = JudgeQueue(judge, maxsize=2 + free, items=["already there"] * 2, arena=arena)
+    items = [f"item-{k + 1}" for k in range(offerers)]
+    places = "the last free place" if free == 1 else f"the last {free} free places"
+    what = f"{offerers} processes offered into {places} at once"
+    calls = [judge.call(offer, queue, item, mode="process", name=f"offerer-{k + 1}", slot=k)
+             for k, item in enumerate(items)]
+    deadline = time.monotonic() + 10 + 60      # start-up on a loaded machine, then OFFER_PATIENCE
+    started = None
+    with queue.cv:
+        while not all(c.exited.is_set() for c in calls) and not queue.waiting_puts and not judge.lost.is_set():
+            if started is None and arena.all_entered():
+                started, deadline = time.monotonic(), time.monotonic() + OFFER_PATIENCE
+            if time.monotonic() > deadline:
+                break
+            queue.cv.wait(0.05)
+    for c in calls:
+        if c.status == "raised":
+            c.wait(0)                  # NotImplementedError: "not written yet"
+    waited = _offer_waited(queue, what, judge.events())
+    if waited:
+        return waited
+    if not all(c.finished.is_set() for c in calls):
+        where = "; ".join(judge.stacks()) or "no process said where it was"
+        return failed("offer/hangs", f"{what}, and not every offer returned within {OFFER_PATIENCE:g} s: {where}.")
+    error = next((c for c in calls if c.status == "raised"), None)
+    if error:
+        return failed("offer/raised", f"{what} and offer raised {error.error()}: catch queue.Full and return False.")
+    answers = {item: call.value for item, call in zip(items, calls)}
+    winners = [item for item, answer in answers.items() if answer is True]
+    losers = [item for item, answer in answers.items() if answer is False]
+    inside = queue.contents()[2:]
+    if len(winners) != free or len(losers) != offerers - free or sorted(inside) != sorted(winners):
+        return failed("offer/wrong-answer", f"{what} and got {answers}, with {_short(inside)} in the queue: exactly "
+                      f"{free} should get True (their item in the queue) and the others False.", judge.events())
+    return passed(f"{offerers} processes raced for {places}: {free} got True, the others False at once, and nobody "
+                  "waited")
 
 
-# ---------------------------------------------------------------------------- offer
-
-def _offer_into(offer, q, item, results) -> None:
-    results.put((item, offer(q, item)))
-
-
-@check(timeout=15, label="offer")
-def check_offer_once(offer) -> Verdict:
-    """A queue of two places: two offers succeed, the third returns False at once; after a get, room again."""
-    q = multiprocessing.get_context().Queue(maxsize=2)
-    steps = [("a", True), ("b", True), ("c", False)]
-    for item, want in steps:
-        finished, got, elapsed = call_with_limit(offer, (q, item), 3)
-        if not finished:
-            return failed(f"offer(q, {item!r}) on a full queue did not return within 3 s: q.put(item) waits until "
-                          "there is room; use q.put(item, block=False) (or q.put_nowait) and return False when "
-                          "it raises queue.Full.")
-        if got is not want:
-            state = "full" if not want else "not full"
-            return failed(f"offer(q, {item!r}) on a {state} queue returned {got!r}, expected {want}.")
-        if not want and elapsed > 0.3:
-            return failed(f"offer(q, {item!r}) waited {elapsed:.2f} s on a full queue before giving up: put with "
-                          "block=False so that it returns False at once.")
-    first = q.get(timeout=2)
-    finished, got, _ = call_with_limit(offer, (q, "d"), 3)
-    if not finished or got is not True:
-        return failed(f"after one item was taken from the full queue, offer(q, 'd') returned {got!r}, expected True.")
-    rest = [q.get(timeout=2) for _ in range(2)]
-    if [first, *rest] != ["a", "b", "d"]:
-        return failed(f"the queue held {[first, *rest]!r} after the offers, expected ['a', 'b', 'd'].")
-    return passed()
+@check(timeout=30, label="offer")
+def check_offer_never_blocks_when_racing(judge, offer) -> Verdict:
+    """Two processes offer into the last free place at once: one True, one False, nobody waits."""
+    return _race(judge, offer, 2, 1)
 
 
-@check(timeout=15, label="offer")
-def check_offer_never_blocks_when_racing(offer) -> Verdict:
-    """Two processes offer into the last free place at the same time: one True, one False, nobody waits."""
-    ctx = multiprocessing.get_context()
-    arena = Arena(2, patience=1.0)
-    q = WatchedQueue(maxsize=2, timeline=arena.timeline, arena=arena)
-    q.put("already there")
-    results = ctx.SimpleQueue()
-    try:
-        run_participants(arena, _offer_into, [(offer, q, "x", results), (offer, q, "y", results)], timeout=3,
-                         name="offer")
-    except TimeoutError:
-        looked = any(e.kind == "mark" and e.what.startswith(("full()", "qsize()", "empty()"))
-                     for e in arena.timeline.events())
-        if looked:
-            why = ("two processes offered into the last free place at the same time: both saw room with "
-                   "q.full()/q.qsize(), both put, and one waited forever; the queue can fill between the check and "
-                   "the put, so put with block=False and return False when it raises queue.Full.")
-        else:
-            why = ("two processes offered into the last free place at the same time and one waited forever in "
-                   "put: use q.put(item, block=False) and return False when it raises queue.Full.")
-        return failed(why, arena.timeline, title="offer: a put that waits for room")
-    answers = {}
-    while not results.empty():
-        item, ok = results.get()
-        answers[item] = ok
-    if sorted(map(repr, answers.values())) != ["False", "True"]:
-        return failed(f"two processes offered into the last free place at the same time and got {answers}: "
-                      "exactly one should get True and the other False.")
-    inside = [q.get(timeout=2) for _ in range(2)]
-    winner = next(item for item, ok in answers.items() if ok)
-    if inside != ["already there", winner]:
-        return failed(f"after the racing offers the queue held {inside!r}, expected ['already there', {winner!r}].")
-    return passed()
+@check(timeout=30, label="offer")
+def check_offer_three_racing(judge, offer) -> Verdict:
+    """Three processes offer into the last two free places at once."""
+    return _race(judge, offer, 3, 2)
 
 
-# -------------------------------------------------------------------------- collect
+# =====================================================================================
+# collect
+# =====================================================================================
 
-RESULT_BYTES = 1 << 20      # a megabyte: far more than a pipe holds, so a child cannot exit until it is read
-LINGER = 0.5                # s a target stays alive after putting its result
-
-
-def _payload(i: int) -> bytes:
-    return bytes([i % 251]) * RESULT_BYTES
-
-
-def big_result(folder: str, q, i: int) -> None:
-    """The target handed to collect: put (i, one megabyte), then stay alive a little."""
-    timeline = Timeline(folder)
-    timeline.state("running", f"target(q, {i})")
-    payload = _payload(i)
-    timeline.mark("put", f"result {i}")
-    q.put((i, payload))
-    time.sleep(LINGER)
-    timeline.state("blocked", "exiting: waits until its result has been read")
+BIG = 1 << 20               # a megabyte: far more than a pipe holds, so a child cannot exit before it is read
+STUCK_FOR = 1.0             # s without progress before the judge lets held targets go, or calls it a deadlock
+QUIET_HANG = 3.0            # s collect may sit blocked after every target has ended
+BLOCKED_FOR = 1.5           # s collect and every target must sit blocked in the kernel before it counts as a deadlock
+COLLECT_LIMIT = 15.0        # s collect may take
 
 
-def small_result(folder: str, q, i: int) -> None:
-    """A target with a small result: put (i, i * i)."""
-    timeline = Timeline(folder)
-    timeline.state("running", f"target(q, {i})")
-    timeline.mark("put", f"result {i}")
-    q.put((i, i * i))
-    time.sleep(LINGER)
-    timeline.state("blocked", "exiting")
+def payload(i: int, size: int):
+    """The result target(q, i) puts: (i, i * i), or (i, ``size`` bytes)."""
+    return (i, bytes([i % 251]) * size) if size else (i, i * i)
 
 
-STUCK_FOR = 1.5            # s a child may sit finished but unable to exit before collect counts as deadlocked
+class Target:
+    """``target(q, i)`` handed to collect: put ``payload(i)`` on q; the judge knows when, and from which process."""
+
+    def __init__(self, recorder, size: int):
+        self.recorder = recorder
+        self.size = size
+
+    def __call__(self, q, i) -> None:
+        recorder = self.recorder
+        recorder.ask("putting", i if isinstance(i, int) else repr(i))
+        recorder.state("blocked", "put")
+        q.put(payload(i, self.size) if isinstance(i, int) else (i, None))
+        recorder.ask("put", i if isinstance(i, int) else repr(i))      # the judge may keep this process alive here
+        recorder.state("blocked", "exit: its result must be read first")
+
+    def __repr__(self) -> str:
+        return "<function target>"
 
 
-def _stuck_exiting(timeline: Timeline, for_at_least: float) -> list[int]:
-    """Children that finished their target at least ``for_at_least`` s ago and are still alive."""
-    now = time.perf_counter()
-    return [e.pid for e in timeline.events()
-            if e.kind == "state" and e.what == "blocked" and e.detail.startswith("exiting")
-            and now - e.t >= for_at_least and _alive(e.pid)]
+class _Targets:
+    """The judge's view of the targets: who runs which i, whose put returned, who it holds alive."""
+
+    def __init__(self, judge):
+        self.judge = judge
+        self.cv = threading.Condition()
+        self.recorder = judge.recorder("target")
+        self.recorder.on("putting", self._putting)
+        self.recorder.on("put", self._put)
+        self.recorder.on("caller", self._caller)
+        self.stage_pid = judge.stage_peer.host_pid if judge.stage_peer else None
+        self.caller_task: str | None = None             # /proc path of the thread that runs collect (Linux)
+        self.runs: list[tuple[int, object]] = []         # (host pid, i)
+        self.pids: dict[int, int] = {}                   # host pid -> pid in the stage
+        self.held: set[int] = set()
+        self.generation = 0
+        self.progress = time.monotonic()
+        self.alive_count = 0
+
+    def _caller(self, peer, tid) -> None:
+        """The thread that calls collect says its id; the judge finds it in /proc by its pid namespace's view."""
+        import glob
+
+        for path in glob.glob(f"/proc/{peer.host_pid}/task/*/status"):
+            try:
+                with open(path, encoding="ascii", errors="replace") as f:
+                    nspid = next((line.split()[-1] for line in f if line.startswith("NSpid:")), "")
+            except OSError:
+                continue
+            if nspid == str(tid):
+                self.caller_task = path[:-len("status")] + "stat"
+
+    def caller_asleep(self) -> bool:
+        """The calling thread is blocked in the kernel (a join, a get); True where the OS cannot tell (not Linux)."""
+        if self.caller_task is None:
+            return True
+        try:
+            with open(self.caller_task, encoding="ascii", errors="replace") as f:
+                return f.read().rpartition(")")[2].split()[0] == "S"
+        except (OSError, IndexError):
+            return True
+
+    def _putting(self, peer, i) -> None:
+        self.judge.record("state", "running", f"target(q, {i})", peer=peer)
+        with self.cv:
+            self.runs.append((peer.host_pid, i))
+            self.pids[peer.host_pid] = peer.pid
+            self.progress = time.monotonic()
+            self.cv.notify_all()
+
+    def _put(self, peer, i) -> None:
+        self.judge.record("mark", "put returned", str(i), peer=peer)
+        if peer.host_pid == self.stage_pid:
+            return None
+        with self.cv:
+            self.progress = time.monotonic()
+            self.held.add(peer.host_pid)
+            generation = self.generation
+            self.cv.notify_all()
+            self.cv.wait_for(lambda: self.generation != generation or self.judge.closed)
+            self.held.discard(peer.host_pid)
+            self.progress = time.monotonic()
+        return None
+
+    def release(self) -> None:
+        with self.cv:
+            self.generation += 1
+            self.progress = time.monotonic()
+            self.cv.notify_all()
+
+    def alive(self) -> dict[int, str]:
+        """The targets' processes that have not ended, with their state as the OS shows it."""
+        import psutil
+
+        found = {}
+        for host_pid in {pid for pid, _i in self.runs if pid != self.stage_pid}:
+            try:
+                status = psutil.Process(host_pid).status()
+            except psutil.Error:
+                continue
+            if status not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+                found[host_pid] = status
+        return found
 
 
-def _alive(pid: int) -> bool:
-    import psutil
+def _judge_collect(judge, collect, n: int, size: int) -> Verdict:
+    from ..judge import Course
 
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+    targets = _Targets(judge)
+    call = judge.call(Course("mpcourse.checks.queues:run_collect"), collect, n, targets.recorder, size,
+                      name="collect")
+    what = f"collect(target, {n})"
+    caller = judge.stage_peer.pid if judge.stage_peer else -2
+    judge.record("state", "running", what, name="collect (the caller)", pid=caller)
+    deadline = time.monotonic() + COLLECT_LIMIT
+    deadlocked = False
+    asleep_since: dict[int, float] = {}
+    while not call.finished.is_set() and time.monotonic() < deadline and not judge.lost.is_set():
+        call.finished.wait(0.05)
+        alive = targets.alive()
+        now = time.monotonic()
+        blocked = [pid for pid, status in alive.items() if status == "sleeping"]
+        if targets.caller_asleep():
+            blocked.append(0)           # 0: the caller (a starved caller is runnable, not stuck)
+        asleep_since = {pid: asleep_since.get(pid, now) for pid in blocked}
+        with targets.cv:
+            if len(alive) != targets.alive_count:
+                targets.alive_count, targets.progress = len(alive), now
+            quiet = now - targets.progress
+            started = {pid for pid, _i in targets.runs if pid != targets.stage_pid}
+        if quiet < STUCK_FOR or call.finished.is_set():
+            continue
+        if targets.held:
+            targets.release()          # collect waits for them (a join): let them exit
+        elif started and set(alive) == started and all(now - asleep_since.get(pid, now) >= BLOCKED_FOR
+                                                        for pid in [0, *started]) and _only_targets_run(judge, started):
+            deadlocked = True          # the caller and every target blocked in the kernel: the results are unread
+            break
+        elif started and not alive and now - asleep_since.get(0, now) > QUIET_HANG \
+                and _only_targets_run(judge, set()):
+            break                      # every target has ended, and collect sits blocked: waiting for what?
+    still_held = set(targets.held)
+    if call.finished.is_set():
+        judge.record("state", "exited", "collect returned", name="collect (the caller)", pid=caller)
+    events = judge.events()
+    if not call.finished.is_set():
+        stacks = judge.stacks()
+        where = "; ".join(line for line in stacks if line.startswith("the call")) or "; ".join(stacks) or \
+            "no process said where it was"
+        if deadlocked:
+            return failed("collect/join-before-get", f"{what} waits for its children to end ({where}), but each "
+                          "child that put its result is still alive: a child cannot exit until its large result "
+                          "has been read from the queue, so take every result first (q.get() n times), then join.",
+                          events, title="collect: the children cannot exit, the parent waits for them")
+        ended = "every one of them has ended" if not targets.alive() else "some are still running"
+        return failed("collect/hangs", f"{what} did not return although {len(targets.runs)} of {n} targets had run "
+                      f"and {ended} ({where}): take exactly n results from the queue, then join every process.",
+                      events)
+    if call.status == "raised":
+        return failed("collect/raised", f"{what} raised {call.error()}.")
+    in_caller = [i for pid, i in targets.runs if pid == targets.stage_pid]
+    if in_caller:
+        return failed("collect/target-in-caller", f"{what} ran target(q, {in_caller[0]!r}) in the calling process: "
+                      "start one Process(target=target, args=(q, i)) for each i.", events)
+    ran = sorted((i for _pid, i in targets.runs), key=repr)
+    if ran != list(range(n)):
+        return failed("collect/wrong-runs", f"{what} ran target for i in {ran}, expected once for each i in "
+                      f"range({n}).")
+    if still_held:
+        return failed("collect/left-running", f"{what} returned while {len(still_held)} of its {n} processes were "
+                      "still running: join every process after taking the results.", events,
+                      title="collect: children left running")
+    targets.release()
+    leftovers = [p for p in judge.processes() if p["alive"] and not p["is_stage"] and not p["helper"]]
+    if leftovers:
+        names = ", ".join(sorted({p["name"] for p in leftovers}))
+        return failed("collect/left-running", f"{what} returned while {len(leftovers)} process(es) it started were "
+                      f"still running ({names}): wait for every process you start (join(), or wait() for "
+                      "subprocess) before returning.", events, title="collect: processes left running")
+    return _collect_results(what, call.value, n, size)
 
 
-def _judge_collect(collect, target_function, n: int, expected, limit: float) -> Verdict:
-    import functools
+def _only_targets_run(judge, started: set[int]) -> bool:
+    """No process of the student's is still starting: the live ones are exactly the targets that ran."""
+    alive = {p["host_pid"] for p in judge.processes() if p["alive"] and not p["is_stage"] and not p["helper"]}
+    return alive == started
 
-    timeline = Timeline()
-    target = functools.partial(target_function, timeline.folder)
-    timeline.state("running", "collect")
-    finished, got, elapsed = call_with_limit(collect, (target, n), limit,
-                                             give_up=lambda: bool(_stuck_exiting(timeline, STUCK_FOR)))
-    timeline.state("exited", "collect returned")
-    events = timeline.events()
-    puts = [e.pid for e in events if e.kind == "mark" and e.what == "put"]
-    me = os.getpid()
-    call = f"collect(target, {n})"
-    if not finished:
-        stuck = _stuck_exiting(timeline, 0.0)
-        if stuck:
-            return failed(f"{call} joined the children before taking their results: a child cannot exit until "
-                          "its large result is read, so take every result first (q.get() n times), then join.",
-                          timeline, title="collect: the children cannot exit, the parent waits for them")
-        return failed(f"{call} did not return within {limit:g} s although {len(puts)} of {n} children had put their "
-                      "result: take exactly n results from the queue, then join every process.", timeline)
-    if me in puts:
-        return failed(f"{call} ran target in the calling process: start one Process(target=target, args=(q, i)) "
-                      "for each i.")
-    if len(puts) != n:
-        return failed(f"{call} ran target {len(puts)} times, expected once for each of the {n} values of i.")
-    running = [pid for pid in set(puts) if _alive(pid)]
-    if running:
-        return failed(f"{call} returned while {len(running)} of its {n} processes were still running: join every "
-                      "process after taking the results.", timeline, title="collect: children left running")
+
+def _collect_results(what: str, got, n: int, size: int) -> Verdict:
     if not isinstance(got, list):
-        return failed(f"{call} returned a {type(got).__name__}, expected a list of the {n} results.")
+        return failed("collect/not-a-list", f"{what} returned {_short(got)}, expected a list of the {n} results.")
     if len(got) != n:
-        return failed(f"{call} returned {len(got)} results, expected {n} (one per process).")
-    try:
-        ordered = sorted(got, key=lambda r: r[0])
-    except Exception:
-        return failed(f"{call} returned something other than the results the targets put: return each result "
-                      "exactly as q.get() gives it.")
-    if [r[0] for r in ordered] != list(range(n)) or any(r != expected(r[0]) for r in ordered):
-        return failed(f"{call} did not return each process's result exactly once: return what q.get() gives, "
-                      "one result per process, in any order.")
-    return passed()
+        return failed("collect/wrong-results", f"{what} returned {len(got)} results, expected {n} (one per process).")
+    index = {}
+    for result in got:
+        if not (isinstance(result, tuple) and len(result) == 2 and type(result[0]) is int):
+            return failed("collect/wrong-results", f"{what} returned {_short(result)} among its results: return each "
+                          "result exactly as q.get() gives it.")
+        index.setdefault(result[0], []).append(result)
+    if sorted(index) != list(range(n)) or any(len(v) != 1 or not _same(v[0], payload(i, size))
+                                              for i, v in index.items()):
+        return failed("collect/wrong-results", f"{what} did not return each process's result exactly once: return "
+                      "what q.get() gives, one result per process, in any order.")
+    kind = f"a {size >> 20} MB result" if size else "a small result"
+    return passed(f"{n} processes each put {kind}; all {n} came back, and no process was left running")
 
 
-@check(timeout=15, label="collect")
-def check_collect_small(collect) -> Verdict:
+def run_collect(collect, n: int, recorder, size: int):
+    """In the stage (the caller): ``collect(target, n)`` with the course's target."""
+    recorder.ask("caller", threading.get_native_id())
+    return collect(Target(recorder, size), n)
+
+
+@check(timeout=25, label="collect")
+def check_collect_small(judge, collect) -> Verdict:
     """Three processes with small results: all three come back (any order), no process left running."""
-    return _judge_collect(collect, small_result, 3, lambda i: (i, i * i), 8)
+    return _judge_collect(judge, collect, 3, 0)
 
 
-@check(timeout=20, label="collect")
-def check_collect_large_results(collect) -> Verdict:
+@check(timeout=30, label="collect")
+def check_collect_large_results(judge, collect) -> Verdict:
     """Four processes put a megabyte each: all come back, nothing deadlocks, no process left running."""
-    return _judge_collect(collect, big_result, 4, lambda i: (i, _payload(i)), 8)
+    return _judge_collect(judge, collect, 4, BIG)

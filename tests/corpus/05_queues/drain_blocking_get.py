@@ -1,5 +1,6 @@
 # expect: drain=zero
 # why: q.get() without a timeout hangs forever on an empty queue
+# mistake: drain/blocking-get
 # %% drain
 def drain(q, timeout):
     items = []

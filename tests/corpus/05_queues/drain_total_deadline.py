@@ -1,5 +1,6 @@
 # expect: drain=fail
 # why: one deadline for the whole drain: items that keep coming within `timeout` of each other are cut off
+# mistake: drain/misses-late-items
 # %% drain
 import queue
 import time

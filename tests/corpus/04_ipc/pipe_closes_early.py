@@ -1,7 +1,0 @@
-# expect: pipe_worker=zero
-# why: answers one string only, then closes and returns
-# %% pipe_worker
-def pipe_worker(conn):
-    s = conn.recv()
-    conn.send(s.upper())
-    conn.close()

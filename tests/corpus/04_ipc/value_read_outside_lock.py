@@ -1,8 +1,0 @@
-# expect: add_all=fail
-# why: reads total.value before taking the lock, writes under it
-# %% add_all
-def add_all(total, numbers):
-    for n in numbers:
-        current = total.value
-        with total.get_lock():
-            total.value = current + n

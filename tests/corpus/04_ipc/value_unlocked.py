@@ -1,6 +1,0 @@
-# expect: add_all=fail
-# why: `total.value += n` without the lock: a read and then a write, another process writes in between
-# %% add_all
-def add_all(total, numbers):
-    for n in numbers:
-        total.value += n

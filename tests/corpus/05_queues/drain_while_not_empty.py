@@ -1,8 +1,0 @@
-# expect: drain=fail
-# why: `while not q.empty()` stops as soon as the queue looks empty: a later item is missed
-# %% drain
-def drain(q, timeout):
-    items = []
-    while not q.empty():
-        items.append(q.get(timeout=timeout))
-    return items

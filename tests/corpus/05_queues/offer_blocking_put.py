@@ -1,6 +1,0 @@
-# expect: offer=zero
-# why: q.put(item) blocks forever on a full queue
-# %% offer
-def offer(q, item):
-    q.put(item)
-    return True

@@ -1,8 +1,0 @@
-# expect: offer=fail
-# why: `if q.full()` then a blocking put: another process fills the last place in between and the put blocks
-# %% offer
-def offer(q, item):
-    if q.full():
-        return False
-    q.put(item)
-    return True
