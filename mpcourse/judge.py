@@ -373,7 +373,7 @@ class Judge:
                     info = {"host_pid": proc.pid, "pid": _namespace_pid(proc.pid) or proc.pid,
                             "ppid": _namespace_pid(proc.ppid()) or proc.ppid(), "name": proc.name(),
                             "status": proc.status(), "started": proc.create_time() - boot,
-                            "cmdline": " ".join(proc.cmdline())[:200]}
+                            "cmdline": " ".join(proc.cmdline())[:200], "host_ppid": proc.ppid()}
             except psutil.Error:
                 continue
             info["alive"] = info["status"] != psutil.STATUS_ZOMBIE
@@ -381,6 +381,11 @@ class Judge:
             info["helper"] = any(marker in info["cmdline"] for marker in
                                  ("multiprocessing.resource_tracker", "multiprocessing.forkserver", "bwrap"))
             found.append(info)
+        commands = {info["host_pid"]: info["cmdline"] for info in found}
+        for info in found:        # the fork server's children are forks of it: same command line, not helpers
+            parent_command = commands.get(info.pop("host_ppid"))
+            if info["helper"] and "multiprocessing.forkserver" in info["cmdline"] and parent_command == info["cmdline"]:
+                info["helper"] = False
         return found
 
     def _command(self, message: dict) -> None:
