@@ -46,8 +46,11 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     quiet: returning meanwhile means q.join() did not wait (``check_run_joinable``, visible);
   * a hang after every item was transformed is q.join() without task_done();
   * leftovers: consumers still running after the return (daemons do not die in a kernel);
-  * values and sizes: item 0, more consumers than items, 256 KB results that must be read
-    before the consumers are stopped (``check_run_joinable_large``).
+  * values and counts: item 0 is falsy; 4 consumers for 3 items: every transform is held
+    until the three items are inside transform at once, and 4 processes must be alive then
+    (n_consumers, even when there are fewer items); the idle one must be stopped too
+    (``check_run_joinable_idle_consumers``). Results are small: the contract promises
+    large results only for run_pipeline.
 """
 from __future__ import annotations
 
@@ -236,8 +239,14 @@ class _Watch:
             self.judge.record("state", "running", "started", name=self.flow.name(pid), pid=pid)
 
     def poll(self) -> None:
-        now = time.perf_counter()
+        with self.flow.cv:
+            known = list(self.seen)            # a process born while we look is judged at the next poll
         current = {p["pid"]: p for p in self.judge.processes() if not p["is_stage"] and not p["helper"]}
+        with self.flow.cv:
+            self._update(known, current)
+
+    def _update(self, known: list[int], current: dict[int, dict]) -> None:
+        now = time.perf_counter()
         changed = False
         for pid, info in current.items():
             if pid not in self.seen:
@@ -246,7 +255,7 @@ class _Watch:
                 changed = True
                 self.judge.record("state", "running", "started", name=self.flow.name(pid), pid=pid,
                                   at=min(max(info["started"], self.flow.t0), now))
-        for pid in self.seen:
+        for pid in known:
             if pid not in self.ended and (pid not in current or not current[pid]["alive"]):
                 self.ended[pid] = now
                 self.flow.progress(now)
@@ -283,6 +292,7 @@ class _Flow:
             n += size
         self.total = n
         self.result_size = result_size
+        self.caller_puts = False                 # True: the caller's own sends are the puts (run_joinable)
         self.put_by: dict[int, int] = {}        # item -> the pid that first sent it (not the caller)
         self.put_at: dict[int, float] = {}      # item -> when the judge let it go
         self.waiting_puts: dict[int, int] = {}  # item -> pid, held by the judge now
@@ -304,6 +314,9 @@ class _Flow:
         if not isinstance(n, int):
             return
         with self.cv:
+            if peer.pid == self.stage and self.caller_puts and n not in self.put_at:
+                self.put_at[n] = time.perf_counter()             # the caller puts the items itself (run_joinable)
+                return
             if peer.pid == self.stage or n in self.put_by:
                 return                           # handed to a child being started, or passed on (a Manager)
             self.put_by[n] = peer.pid
@@ -498,9 +511,13 @@ def _describe(value) -> str:
     return text if len(text) <= 70 else text[:70] + "..."
 
 
-def _stuck(judge) -> str:
-    """Where the student's code is stuck, in its own lines (at most two)."""
-    where = [line for line in judge.stacks() if "your code" in line][:2]
+def _stuck_lines(judge) -> list[str]:
+    """Where the student's code is stuck, in its own lines (at most two), as the stage reports it."""
+    return [line for line in judge.stacks() if "your code" in line][:2]
+
+
+def _stuck(judge, lines: list[str] | None = None) -> str:
+    where = _stuck_lines(judge) if lines is None else lines
     return f" ({'; '.join(where)})" if where else ""
 
 
@@ -900,7 +917,7 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
     if call.finished.is_set() and call.status == "raised":
         call.wait(0)
         return failed("pipeline/raised", f"{text} raised {call.error()}.", flow.events())
-    if flow.ended_non_producers():
+    if flow.ended_non_producers() and flow.waiting_puts:
         return _early_stop(judge, flow, consumer, text, "while the producers were paused and the queue was empty")
     if flow.waiting_puts and not flow.others_alive():
         return failed("pipeline/no-overlap", f"in {text}, no consumer process was running while the producers were "
@@ -917,7 +934,7 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
     flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or (
         last in flow.waiting_puts and flow.taken() >= set(range(flow.total)) - {last} and others_done() and
         flow.watch.quiet()), stall=3.0)
-    if flow.ended_non_producers():
+    if flow.ended_non_producers() and last in flow.waiting_puts:
         return _early_stop(judge, flow, consumer, text, "while a producer still had its last item to put")
 
     # 3. the last item goes; one None per consumer must stop them all
@@ -993,51 +1010,69 @@ def check_run_pipeline_back_pressure(judge, run_pipeline, consumer=None, produce
 # --------------------------------------------------------------------------------------
 # run_joinable
 
-def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, result_size: int) -> Verdict | None:
-    flow = _Flow(judge, [count], result_size, name="run_joinable")
+def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: bool = False) -> Verdict | None:
+    """The transform that completes the set of items is held; with ``gather``, every transform until all meet."""
+    flow = _Flow(judge, [count], name="run_joinable")
+    flow.caller_puts = True
     items = judge.make(f"{MODULE}:make_items", flow.recorder, count)
-    transform = judge.make(f"{MODULE}:Transform", flow.recorder, result_size)
+    transform = judge.make(f"{MODULE}:Transform", flow.recorder, 0)
     text = f"run_joinable(items, {n_consumers}, transform)"
     title = f"{text}: what your processes did"
-    state = {"final": None, "hold": True}
+    meet = min(count, n_consumers)
+    state = {"final": None, "hold": True, "gathered": not gather}
 
     def hold_take(n, pid) -> bool:
         if state["final"] is None and flow.taken() >= set(range(count)) and \
                 sum(1 for _t, m, _p in flow.takes if m == n) == 1:
             state["final"] = n                    # this transform completes the set: it ends late
-        return state["hold"] and state["final"] == n
+        return not state["gathered"] or (state["hold"] and state["final"] == n)
 
     flow.hold_take = hold_take
     call = judge.call(run_joinable, items, n_consumers, transform, name="run_joinable")
+    if gather:
+        flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
+            flow.watch.quiet() and (len(flow.in_transform) >= meet or flow.available() >= 1)), stall=3.0)
+        inside, alive = len(flow.in_transform), len(flow.watch.alive)
+        if not call.finished.is_set() and inside < meet:
+            return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
+                          f"{_plural(count - inside, 'item')} waited: start n_consumers={n_consumers} consumer "
+                          "processes.", flow.events(), title=title)
+        if not call.finished.is_set() and alive < n_consumers:
+            return failed("joinable/consumer-count", f"only {_plural(alive, 'process', 'processes')} of yours ran in "
+                          f"{text}: start n_consumers={n_consumers} consumers, even when there are fewer items.",
+                          flow.events(), title=title)
+        with flow.cv:
+            state["gathered"] = True
+            flow.cv.notify_all()
     flow.wait_until(lambda: call.finished.is_set() or (state["final"] is not None and flow.watch.quiet()),
                     stall=3.0)
     if state["final"] is not None and not call.finished.is_set():
         since = time.perf_counter()
         flow.wait_until(lambda: call.finished.is_set() or time.perf_counter() - since >= 0.3, stall=1.0)
-    returned_early = call.finished.is_set() and state["final"] is not None
+    returned_early = call.finished.is_set() and state["final"] is not None and call.status == "returned"
     flow.release()
     with flow.cv:
         state["hold"] = False
-    if returned_early and call.status == "returned":
+    if returned_early:
         return failed("joinable/returned-early", f"{text} returned while a consumer was still transforming item "
                       f"{state['final']}: wait with q.join(), and call q.task_done() only after the result is on "
                       "the results queue.", flow.events(), title=title)
     flow.wait_until(lambda: call.finished.is_set(), stall=STALL, cap=30.0)
     if not call.finished.is_set():
-        if len(flow.taken()) == count:
-            stuck = _stuck(judge)
-            if result_size and not flow.others_alive():
-                return failed("joinable/stopped-before-reading", f"{text} never returned although every item was "
-                              f"transformed and the consumers had ended{stuck}: a result still in a consumer's queue "
-                              "buffer dies with it, so read every result before you terminate the consumers.",
-                              flow.events(), title=title)
+        lines = _stuck_lines(judge)
+        waiting_on_queue = any(line.startswith("the call") and "synchronize.py" in line for line in lines)
+        if len(flow.taken()) == count and waiting_on_queue:                 # q.join(), not Process.join()
             return failed("joinable/no-task-done", f"{text} never returned although every item was transformed"
-                          f"{stuck}: q.join() returns only once q.task_done() has been called for every item, so "
-                          "call it after each item (in a finally: block), and stop the consumers only after that.",
+                          f"{_stuck(judge, lines)}: q.join() returns only once q.task_done() has been called for "
+                          "every item (sentinels included), so call it after each item, in a finally: block.",
                           flow.events(), title=title)
+        if len(flow.taken()) == count:
+            return failed("joinable/joins-running-consumers", f"{text} never returned although every item was "
+                          f"transformed{_stuck(judge, lines)}: a consumer that loops for ever never ends, so stop it "
+                          "(a None it understands, or terminate()) before you join it.", flow.events(), title=title)
         return failed("joinable/hangs", f"{text} did not finish, and {len(flow.taken())} of {count} items were "
-                      f"transformed{_stuck(judge)}: start the daemon consumers, put every item, wait with q.join().",
-                      flow.events(), title=title)
+                      f"transformed{_stuck(judge, lines)}: start the daemon consumers, put every item, wait with "
+                      "q.join().", flow.events(), title=title)
     call.wait(0)
     if call.status != "returned":
         return failed("joinable/raised", f"{text} raised {call.error()}.", flow.events(), title=title)
@@ -1046,9 +1081,13 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, result_si
         slug, what = problem
         return failed(f"joinable/{slug}", f"{text} {what}: collect exactly one result per item after q.join().",
                       flow.events(), title=title)
-    if flow.stage in flow.consumers():
+    consumers = flow.consumers()
+    if flow.stage in consumers:
         return failed("joinable/no-consumer-process", f"in {text} the caller called transform itself: the consumers "
                       "are daemon processes of their own.", flow.events(), title=title)
+    if len(consumers) > n_consumers:
+        return failed("joinable/consumer-count", f"in {text}, {len(consumers)} processes called transform, more "
+                      f"than n_consumers={n_consumers}.", flow.events(), title=title)
     left = _left_running(flow)
     if left:
         return failed("joinable/left-running", f"after {text} returned, {_plural(len(left), 'process', 'processes')} "
@@ -1062,14 +1101,14 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, result_si
 @check(timeout=30, label="run_joinable")
 def check_run_joinable(judge, run_joinable) -> Verdict:
     """Six items, two consumers, the last transform ends late: q.join() must wait; nothing left running."""
-    verdict = _judge_joinable(judge, run_joinable, 6, 2, 0)
+    verdict = _judge_joinable(judge, run_joinable, 6, 2)
     return verdict or passed("q.join() waited for the last (late) item; all 6 results came back once and no "
                              "consumer was left running")
 
 
 @check(timeout=30, label="run_joinable")
-def check_run_joinable_large(judge, run_joinable) -> Verdict:
-    """Four consumers for three items with 256 KB results: read them all, stop every consumer."""
-    verdict = _judge_joinable(judge, run_joinable, 3, 4, BIG)
-    return verdict or passed(f"4 consumers for 3 items: all 3 results of {BIG // 1024} KB came back once and no "
-                             "consumer was left running")
+def check_run_joinable_idle_consumers(judge, run_joinable) -> Verdict:
+    """Four consumers for three items: the idle one must be stopped too."""
+    verdict = _judge_joinable(judge, run_joinable, 3, 4, gather=True)
+    return verdict or passed("4 consumers for 3 items were all started, 3 worked at once; all 3 results came back "
+                             "once and no consumer, busy or idle, was left running")

@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: never stops the consumers: returns with them still blocked in q.get()
+# mistake: pipeline/left-running
 # %% pipeline
 import multiprocessing
 

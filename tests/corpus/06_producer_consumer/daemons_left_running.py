@@ -1,5 +1,6 @@
 # expect: joinable_pipeline=fail
 # why: daemon consumers, but never stopped: in a notebook kernel (which never exits) they keep running after return
+# mistake: joinable/left-running
 # %% joinable_pipeline
 import multiprocessing
 

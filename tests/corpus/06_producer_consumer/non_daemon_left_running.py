@@ -1,5 +1,6 @@
 # expect: joinable_pipeline=fail
 # why: non-daemon consumers that loop forever: still blocked in q.get() after run_joinable returns
+# mistake: joinable/left-running
 # %% joinable_pipeline
 import multiprocessing
 

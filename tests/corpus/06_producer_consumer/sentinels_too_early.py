@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: puts the sentinels right after starting the producers instead of after joining them
+# mistake: pipeline/sentinel-too-early
 # %% pipeline
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: one None for several consumers: one stops, the others wait forever and run_pipeline hangs joining them
+# mistake: pipeline/one-sentinel
 # %% pipeline
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: the consumer loops while not q.empty(): it quits as soon as it outruns the producers
+# mistake: pipeline/stops-when-empty
 # %% pipeline
 import multiprocessing
 import queue

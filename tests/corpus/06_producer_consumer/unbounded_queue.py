@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: ignores maxsize (Queue() is unbounded): fast producers pile every item up instead of blocking
+# mistake: pipeline/unbounded-queue
 # %% pipeline
 import multiprocessing
 
