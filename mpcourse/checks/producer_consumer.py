@@ -64,7 +64,8 @@ from . import Verdict, check, failed, passed
 MODULE = "mpcourse.checks.producer_consumer"
 BIG = 256 * 1024               # bytes of a large result: more than any pipe buffer holds
 SETTLE = 0.25                  # seconds every process must stay asleep to count as waiting
-STALL = 4.0                    # seconds without any progress before a call counts as hung
+STALL = 3.0                    # seconds of nothing (no event, every process asleep) before a call counts as hung
+PHASE = 2.0                    # the same, before a phase of a check is cut short
 LONG_TIMEOUT = 3.0             # get(timeout=...) up to this long are outlasted by the judge
 
 
@@ -705,15 +706,15 @@ def _probe_consumer(judge, consumer) -> tuple[str, str, _Flow, object]:
     transform = judge.make(f"{MODULE}:Transform", rec, 0)
     call = judge.call(consumer, q, results, transform, mode="process", name="consumer")
     for data in [("item", 0), ("item", 1), ("item", 2), ("none",)]:
-        if not flow.wait_until(lambda: queues.waits_long_enough() or call.exited.is_set(), stall=6.0):
+        if not flow.wait_until(lambda: queues.waits_long_enough() or call.exited.is_set(), stall=LONG_TIMEOUT + 1.5):
             return "stuck", "", flow, call
         if call.exited.is_set():
             break
         queues.deliver(data)
         if data[0] == "item":
             flow.wait_until(lambda d=data: d[1] in flow.taken() or call.exited.is_set() or
-                            (len(queues.got) >= len(queues.delivered) and queues.pending is not None), stall=3.0)
-    flow.wait_until(lambda: call.exited.is_set(), stall=3.0)
+                            (len(queues.got) >= len(queues.delivered) and queues.pending is not None), stall=PHASE)
+    flow.wait_until(lambda: call.exited.is_set(), stall=PHASE)
     if call.status == "raised":
         call.wait(0)
         return "raised", call.error(), flow, call
@@ -758,7 +759,7 @@ def check_consumer(judge, consumer) -> Verdict:
         return failed("pipeline/transform-on-sentinel", "consumer called transform(None): stop at the sentinel "
                       "before calling transform.", events, title=title)
     if problem == "stuck":
-        return failed("pipeline/consumer-never-gets", "consumer never asked the queue q for an item within 6 s: loop "
+        return failed("pipeline/consumer-never-gets", "consumer never asked the queue q for an item: loop "
                       "on q.get(), put transform(item) on results, stop at None.", events, title=title)
     return failed("pipeline/consumer-wrong-results", f"for the items 0, 1, 2 consumer put {detail} on results, "
                   "expected [0, 10, 20]: put transform(item) on results for every item, nothing else.", events,
@@ -776,7 +777,7 @@ def check_producer(judge, producer) -> Verdict:
     title = "producer(q, items) on a queue that holds 2 items"
     while True:          # take an item only once the producer has met the full queue (blocked, or told Full)
         ready = flow.wait_until(lambda: call.exited.is_set() or (
-            len(queues.items["q"]) >= 2 and (queues.blocked_puts or queues.polls >= 3)), stall=4.0)
+            len(queues.items["q"]) >= 2 and (queues.blocked_puts or queues.polls >= 3)), stall=PHASE)
         if call.exited.is_set() or not ready:
             break
         time.sleep(0.1)
@@ -909,8 +910,8 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
     # 1. no item moves until every producer and the consumers are seen asleep, and then a while longer
     flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or (
         flow.watch.quiet() and len(flow.waiting_producers()) >= len(sizes) and
-        len(flow.others_alive()) >= n_consumers), stall=3.0)
-    flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or flow.watch.quiet(), stall=2.0)
+        len(flow.others_alive()) >= n_consumers), stall=PHASE)
+    flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or flow.watch.quiet(), stall=PHASE)
     held_since = time.perf_counter()
     flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or
                     time.perf_counter() - held_since >= hold, stall=hold + 1)
@@ -933,7 +934,7 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
                               if pid != flow.put_by.get(last))
     flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or (
         last in flow.waiting_puts and flow.taken() >= set(range(flow.total)) - {last} and others_done() and
-        flow.watch.quiet()), stall=3.0)
+        flow.watch.quiet()), stall=PHASE)
     if flow.ended_non_producers() and last in flow.waiting_puts:
         return _early_stop(judge, flow, consumer, text, "while a producer still had its last item to put")
 
@@ -958,7 +959,7 @@ def check_run_pipeline_counts(judge, run_pipeline, consumer=None, producer=None)
     call = start()
     flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
         flow.watch.quiet() and len(flow.in_transform) >= min(n_consumers, flow.total) and flow.available() >= 1) or (
-        flow.watch.quiet(0.6) and flow.available() >= 1), stall=3.0)
+        flow.watch.quiet(0.6) and flow.available() >= 1), stall=PHASE)
     inside = len(flow.in_transform)
     title = f"{text}: consumers held inside transform"
     if inside > n_consumers:
@@ -989,7 +990,7 @@ def check_run_pipeline_back_pressure(judge, run_pipeline, consumer=None, produce
     held = {"on": True}
     flow.hold_take = lambda n, pid: held["on"]
     call = start()
-    flow.wait_until(lambda: call.finished.is_set() or (flow.watch.quiet() and flow.in_transform), stall=3.0)
+    flow.wait_until(lambda: call.finished.is_set() or (flow.watch.quiet() and flow.in_transform), stall=PHASE)
     in_buffer = flow.available()
     allowed = maxsize + len(sizes) + n_consumers
     if in_buffer > allowed:
@@ -1031,7 +1032,7 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
     call = judge.call(run_joinable, items, n_consumers, transform, name="run_joinable")
     if gather:
         flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
-            flow.watch.quiet() and (len(flow.in_transform) >= meet or flow.available() >= 1)), stall=3.0)
+            flow.watch.quiet() and (len(flow.in_transform) >= meet or flow.available() >= 1)), stall=PHASE)
         inside, alive = len(flow.in_transform), len(flow.watch.alive)
         if not call.finished.is_set() and inside < meet:
             return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
@@ -1045,7 +1046,7 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
             state["gathered"] = True
             flow.cv.notify_all()
     flow.wait_until(lambda: call.finished.is_set() or (state["final"] is not None and flow.watch.quiet()),
-                    stall=3.0)
+                    stall=PHASE)
     if state["final"] is not None and not call.finished.is_set():
         since = time.perf_counter()
         flow.wait_until(lambda: call.finished.is_set() or time.perf_counter() - since >= 0.3, stall=1.0)

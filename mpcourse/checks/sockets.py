@@ -286,6 +286,12 @@ def _recv_problem(call, data: bytes | None, read_all: bool, how: str, kind: str)
                           "the first header byte is the normal end, so return None.")
         return failed("framing/close-not-none", f"after {how}, recv_msg returned {_short(call.value)}: return None "
                       "when recv() gives b'' before the first header byte.")
+    if kind == "segment":
+        got = ("did not return it within 2 s" if call.status == "hung" else
+               f"raised {call.error()}" if call.status == "raised" else f"returned {_short(call.value)}")
+        return failed("framing/reads-past-message", f"when {how}, recv_msg {got} (expected {want}): TCP keeps no "
+                      "boundaries, so read exactly the 4 header bytes, then exactly `length` bytes, and leave the rest "
+                      "in the socket for the next call.")
     if call.status == "hung" and read_all:
         return failed("framing/waits-for-more", f"when {how}, recv_msg read all of it and still waited for more "
                       f"(expected {want}): read the 4-byte prefix as big-endian unsigned (struct.unpack('>I', "
@@ -296,10 +302,6 @@ def _recv_problem(call, data: bytes | None, read_all: bool, how: str, kind: str)
     if data == b"":
         return failed("framing/empty-message", f"when {how}, recv_msg {got} instead of b'': an empty message is "
                       "4 zero bytes of prefix and no payload; return b'' (None means the peer closed).")
-    if kind == "segment":
-        return failed("framing/reads-past-message", f"when {how}, recv_msg {got} instead of {want}: TCP keeps no "
-                      "boundaries, so read exactly the 4 header bytes, then exactly `length` bytes, and leave the rest "
-                      "in the socket for the next call.")
     if kind == "big":
         return failed("framing/big-message", f"when {how}, recv_msg {got}: one recv() returns only what has "
                       "arrived, so keep calling recv until all `length` bytes are in.")

@@ -1,6 +1,6 @@
-# expect: pipeline=fail
-# why: one None for several consumers: one stops, the others wait forever and run_pipeline hangs joining them
-# mistake: pipeline/one-sentinel
+# expect: pipeline=fail joinable_pipeline=fail
+# why: one None for several consumers: one stops, the others wait for ever and run_pipeline hangs joining them; the joinable consumers never call q.task_done(), so q.join() waits for ever
+# mistake: pipeline/one-sentinel joinable/no-task-done
 # %% pipeline
 import multiprocessing
 
@@ -33,3 +33,23 @@ def run_pipeline(batches, n_consumers, transform, maxsize):
     for c in consumers:
         c.join()
     return out
+
+# %% joinable_pipeline
+import multiprocessing
+
+
+def worker(q, results, transform):
+    while True:
+        item = q.get()
+        results.put(transform(item))
+
+
+def run_joinable(items, n_consumers, transform):
+    q = multiprocessing.JoinableQueue()
+    results = multiprocessing.Queue()
+    for _ in range(n_consumers):
+        multiprocessing.Process(target=worker, args=(q, results, transform), daemon=True).start()
+    for item in items:
+        q.put(item)
+    q.join()
+    return [results.get() for _ in items]

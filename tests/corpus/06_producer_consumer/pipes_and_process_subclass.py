@@ -1,5 +1,5 @@
-# expect: pipeline=pass
-# why: correct, another IPC route: each consumer sends its results down a Pipe of its own; a thread of the caller puts the sentinels once the producers are joined, while the caller reads
+# expect: pipeline=pass joinable_pipeline=pass
+# why: correct, another IPC route and structure: each consumer sends its results down a Pipe of its own while a thread of the caller puts the sentinels once the producers are joined; joinable consumers as a Process subclass (daemon in __init__) with a cell-level Lock, stopped by terminate()
 # %% pipeline
 import multiprocessing
 import threading
@@ -65,4 +65,43 @@ def run_pipeline(batches, n_consumers, transform, maxsize):
     stopper.join()
     for c in consumers:
         c.join()
+    return out
+
+# %% joinable_pipeline
+import multiprocessing
+
+RESULTS_LOCK = multiprocessing.Lock()
+
+
+class Consumer(multiprocessing.Process):
+    def __init__(self, q, results, transform):
+        super().__init__(daemon=True)
+        self.q, self.results, self.transform = q, results, transform
+
+    def run(self):
+        while True:
+            item = self.q.get()
+            try:
+                value = self.transform(item)
+                with RESULTS_LOCK:
+                    self.results.put(value)
+            finally:
+                self.q.task_done()
+
+
+def run_joinable(items, n_consumers, transform):
+    q, results = multiprocessing.JoinableQueue(), multiprocessing.Queue()
+    workers = [Consumer(q, results, transform) for _ in range(n_consumers)]
+    for w in workers:
+        w.start()
+    n = 0
+    for item in items:
+        q.put(item)
+        n += 1
+    q.join()
+    out = [results.get() for _ in range(n)]
+    for w in workers:
+        w.terminate()
+    for w in workers:
+        w.join()
     return out
