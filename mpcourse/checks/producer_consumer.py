@@ -32,12 +32,14 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     structure, not by a lost item. Then one None per consumer must stop them all.
   * values: item 0 is falsy; 3 consumers for 2 batches (more consumers than batches);
   * counts (every check): each batch's items were put by one process, a different one per
-    batch, never by the caller; at most ``n_consumers`` processes called transform; exactly
-    ``n_consumers`` met inside transform with an item still waiting (``check_run_pipeline_counts``);
-  * sizes: 256 KB results fill any pipe, so joining consumers before reading the results
-    hangs every time (``check_run_pipeline_counts``); back-pressure: with the consumers held
-    inside transform, no more than maxsize (+ one in flight per process) items may be put
-    (``check_run_pipeline_back_pressure``);
+    batch, never by the caller; at most ``n_consumers`` processes called transform. In
+    ``check_run_pipeline_busy_consumers`` every transform is held until 4 consumers (for 2
+    batches) are inside it at once: fewer with items waiting in the queue, or a fifth one
+    taking an item, fails;
+  * sizes and back-pressure (``check_run_pipeline_busy_consumers``): while the consumers are
+    held, no more than maxsize (+ one in flight per process) items may be put, so an
+    unbounded queue fails every time; 4 results of 256 KB fill any pipe, so joining the
+    consumers before reading the results hangs every time;
   * results: every result exactly once, any order (every check);
   * leftovers: no process of the stage may run after the return (every check; children of
     ``subprocess`` and new sessions count).
@@ -114,20 +116,20 @@ class Item(int):
         return f"Item({int(self)})"
 
 
-def result_of(n: int, size: int = 0):
-    """transform(item n): n * 10, or ``size`` bytes that say which item they came from."""
-    if not size:
+def result_of(n: int, big_items: int = 0):
+    """transform(item n): n * 10, or, for the first ``big_items`` items, BIG bytes that say which item it was."""
+    if n >= big_items:
         return n * 10
     head = b"result %d:" % n
-    return head + b"." * (size - len(head))
+    return head + b"." * (BIG - len(head))
 
 
 class Transform:
     """The ``transform`` handed to the student: asks the judge "take n", then returns the result."""
 
-    def __init__(self, recorder, size: int = 0):
+    def __init__(self, recorder, big_items: int = 0):
         self.recorder = recorder
-        self.size = size
+        self.big_items = big_items
         _announce_children(recorder)
 
     def __setstate__(self, state: dict) -> None:
@@ -137,7 +139,7 @@ class Transform:
     def __call__(self, item):
         if isinstance(item, Item):
             self.recorder.ask("take", int(item))
-            return result_of(int(item), self.size)
+            return result_of(int(item), self.big_items)
         self.recorder.ask("take-other", "None" if item is None else repr(item)[:40])
         return None if item is None else ("not an item", repr(item)[:40])
 
@@ -279,7 +281,7 @@ class _Watch:
 class _Flow:
     """One run of the student's code: what the judge let through, who put and took what, and when."""
 
-    def __init__(self, judge, sizes: list[int] = (), result_size: int = 0, name: str = "pipeline"):
+    def __init__(self, judge, sizes: list[int] = (), big_items: int = 0, name: str = "pipeline"):
         self.judge = judge
         self.cv = judge.cv
         self.t0 = time.perf_counter()
@@ -292,7 +294,7 @@ class _Flow:
             self.batches.append(list(range(n, n + size)))
             n += size
         self.total = n
-        self.result_size = result_size
+        self.big_items = big_items
         self.caller_puts = False                 # True: the caller's own sends are the puts (run_joinable)
         self.put_by: dict[int, int] = {}        # item -> the pid that first sent it (not the caller)
         self.put_at: dict[int, float] = {}      # item -> when the judge let it go
@@ -392,9 +394,13 @@ class _Flow:
         producers = self.producers()
         return [pid for pid in self.watch.alive if pid not in producers]
 
-    def ended_non_producers(self, since: float = 0.0) -> list[int]:
+    def ended_non_producers(self) -> list[int]:
         producers = self.producers()
-        return [pid for pid, t in self.watch.ended.items() if pid not in producers and t >= since]
+        return [pid for pid in self.watch.ended if pid not in producers]
+
+    def stopped_early(self) -> bool:
+        """A process that sent no item ended while the producers (seen at work) still had items to put."""
+        return bool(self.ended_non_producers()) and bool(self.put_by) and len(self.put_at) < self.total
 
     def available(self) -> int:
         """Items the judge let go that no transform has taken yet (in the queue, or in flight)."""
@@ -438,7 +444,7 @@ class _Flow:
     # -- verdict helpers --------------------------------------------------------------------------
     def results_problem(self, got) -> tuple[str, str] | None:
         """(mistake slug, sentence part) when ``got`` is not every result exactly once."""
-        expected = [result_of(n, self.result_size) for n in range(self.total)]
+        expected = [result_of(n, self.big_items) for n in range(self.total)]
         if not isinstance(got, (list, tuple)):
             return "wrong-results", f"returned {_describe(got)}, expected a list of the {self.total} results"
         if any(r is None for r in got):
@@ -815,10 +821,10 @@ def check_producer(judge, producer) -> Verdict:
 # --------------------------------------------------------------------------------------
 # run_pipeline
 
-def _start_pipeline(judge, run_pipeline, sizes: list[int], n_consumers: int, maxsize: int, result_size: int = 0):
-    flow = _Flow(judge, sizes, result_size)
+def _start_pipeline(judge, run_pipeline, sizes: list[int], n_consumers: int, maxsize: int, big_items: int = 0):
+    flow = _Flow(judge, sizes, big_items)
     batches = judge.make(f"{MODULE}:make_batches", flow.recorder, sizes)
-    transform = judge.make(f"{MODULE}:Transform", flow.recorder, result_size)
+    transform = judge.make(f"{MODULE}:Transform", flow.recorder, big_items)
     text = f"run_pipeline(batches, {n_consumers}, transform, {maxsize})"
     return flow, text, lambda: judge.call(run_pipeline, batches, n_consumers, transform, maxsize,
                                           name="run_pipeline")
@@ -856,7 +862,7 @@ def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big:
         waiting = [pid for pid in flow.others_alive()]
         if len(flow.taken()) == flow.total and big:
             return failed("pipeline/join-before-results", f"{text} never returned although every item was "
-                          f"transformed{_stuck(judge)}: with results this large ({BIG // 1024} KB each) a consumer "
+                          f"transformed{_stuck(judge)}: with results this large ({BIG // 1024} KB) a consumer "
                           "cannot end until its results have been read (its queue's feeder thread must flush them "
                           "first), so read every result before joining the consumers; and give each consumer its "
                           "own None.", events, title=title)
@@ -908,17 +914,17 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
     call = start()
 
     # 1. no item moves until every producer and the consumers are seen asleep, and then a while longer
-    flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or (
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or (
         flow.watch.quiet() and len(flow.waiting_producers()) >= len(sizes) and
         len(flow.others_alive()) >= n_consumers), stall=PHASE)
-    flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or flow.watch.quiet(), stall=PHASE)
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or flow.watch.quiet(), stall=PHASE)
     held_since = time.perf_counter()
-    flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or
                     time.perf_counter() - held_since >= hold, stall=hold + 1)
     if call.finished.is_set() and call.status == "raised":
         call.wait(0)
         return failed("pipeline/raised", f"{text} raised {call.error()}.", flow.events())
-    if flow.ended_non_producers() and flow.waiting_puts:
+    if flow.stopped_early():
         return _early_stop(judge, flow, consumer, text, "while the producers were paused and the queue was empty")
     if flow.waiting_puts and not flow.others_alive():
         return failed("pipeline/no-overlap", f"in {text}, no consumer process was running while the producers were "
@@ -932,10 +938,10 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
         flow.cv.notify_all()
     others_done = lambda: all(pid in flow.watch.ended for pid in flow.producers()  # noqa: E731
                               if pid != flow.put_by.get(last))
-    flow.wait_until(lambda: call.finished.is_set() or flow.ended_non_producers() or (
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or (
         last in flow.waiting_puts and flow.taken() >= set(range(flow.total)) - {last} and others_done() and
         flow.watch.quiet()), stall=PHASE)
-    if flow.ended_non_producers() and last in flow.waiting_puts:
+    if flow.stopped_early():
         return _early_stop(judge, flow, consumer, text, "while a producer still had its last item to put")
 
     # 3. the last item goes; one None per consumer must stop them all
@@ -950,62 +956,42 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
 
 
 @check(timeout=40, label="run_pipeline")
-def check_run_pipeline_counts(judge, run_pipeline, consumer=None, producer=None) -> Verdict:
-    """Four consumers for two batches must all be at work at once; 256 KB results come back once each."""
-    sizes, n_consumers, maxsize = [2, 5], 4, 3
-    flow, text, start = _start_pipeline(judge, run_pipeline, sizes, n_consumers, maxsize, BIG)
-    gathered = {"done": False}
-    flow.hold_take = lambda n, pid: not gathered["done"]
+def check_run_pipeline_busy_consumers(judge, run_pipeline, consumer=None, producer=None) -> Verdict:
+    """Every transform waits until all four consumers are inside: exactly four, a bounded queue, large results."""
+    sizes, n_consumers, maxsize, big_items = [3, 15], 4, 3, 4
+    flow, text, start = _start_pipeline(judge, run_pipeline, sizes, n_consumers, maxsize, big_items)
+    held = {"on": True}
+    flow.hold_take = lambda n, pid: held["on"]
     call = start()
     flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
-        flow.watch.quiet() and len(flow.in_transform) >= min(n_consumers, flow.total) and flow.available() >= 1) or (
+        flow.watch.quiet() and len(flow.in_transform) >= n_consumers) or (
         flow.watch.quiet(0.6) and flow.available() >= 1), stall=PHASE)
-    inside = len(flow.in_transform)
-    title = f"{text}: consumers held inside transform"
+    inside, in_buffer = len(flow.in_transform), flow.available()
+    title = f"{text}: every transform held until {n_consumers} consumers are inside"
     if inside > n_consumers:
         return failed("pipeline/consumer-count", f"{inside} processes were inside transform at the same time in "
                       f"{text}: start exactly n_consumers={n_consumers} consumer processes.", flow.events(),
                       title=title)
-    if not call.finished.is_set() and inside < n_consumers:
-        waiting = flow.available()
-        return failed("pipeline/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
-                      f"{_plural(waiting, 'item')} {_were(waiting)} waiting in the queue: start n_consumers="
-                      f"{n_consumers} consumer processes (there may be more consumers than batches).",
-                      flow.events(), title=title)
-    with flow.cv:
-        gathered["done"] = True
-        flow.cv.notify_all()
-    verdict = _finish_pipeline(judge, flow, call, text, n_consumers, big=True)
-    if verdict:
-        return verdict
-    return passed(f"one producer per batch and {n_consumers} consumers (for {len(sizes)} batches) worked at once; "
-                  f"all {flow.total} results of {BIG // 1024} KB came back once")
-
-
-@check(timeout=40, label="run_pipeline")
-def check_run_pipeline_back_pressure(judge, run_pipeline, consumer=None, producer=None) -> Verdict:
-    """Consumers held inside transform: the producers must block on the bounded queue."""
-    sizes, n_consumers, maxsize = [6, 6, 6], 2, 2
-    flow, text, start = _start_pipeline(judge, run_pipeline, sizes, n_consumers, maxsize)
-    held = {"on": True}
-    flow.hold_take = lambda n, pid: held["on"]
-    call = start()
-    flow.wait_until(lambda: call.finished.is_set() or (flow.watch.quiet() and flow.in_transform), stall=PHASE)
-    in_buffer = flow.available()
     allowed = maxsize + len(sizes) + n_consumers
     if in_buffer > allowed:
         return failed("pipeline/unbounded-queue", f"while the consumers were busy, {in_buffer} items were put and "
                       f"not taken although maxsize was {maxsize}: create the queue with multiprocessing.Queue(maxsize) "
                       "so that fast producers block (back-pressure) instead of piling items up.", flow.events(),
-                      title=f"{text}: items put while the consumers were busy")
+                      title=title)
+    if not call.finished.is_set() and inside < n_consumers and in_buffer:
+        return failed("pipeline/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
+                      f"{_plural(in_buffer, 'item')} {_were(in_buffer)} waiting in the queue: start n_consumers="
+                      f"{n_consumers} consumer processes (there may be more consumers than batches).",
+                      flow.events(), title=title)
     with flow.cv:
         held["on"] = False
         flow.cv.notify_all()
-    verdict = _finish_pipeline(judge, flow, call, text, n_consumers)
+    verdict = _finish_pipeline(judge, flow, call, text, n_consumers, big=True)
     if verdict:
         return verdict
-    return passed(f"while the consumers were busy the producers blocked with at most {in_buffer} items waiting "
-                  f"(maxsize={maxsize}); all {flow.total} results came back once")
+    return passed(f"{n_consumers} consumers (for {len(sizes)} batches) were busy at once while the producers blocked "
+                  f"with {in_buffer} items waiting (maxsize={maxsize}); all {flow.total} results, "
+                  f"{big_items} of them {BIG // 1024} KB, came back once")
 
 
 # --------------------------------------------------------------------------------------

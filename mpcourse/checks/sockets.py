@@ -31,21 +31,21 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     until all n have started; a server that serves one client at a time leaves the first
     one alone there, every run (``check_serve_concurrently``, the visible test);
   * processes: each handler must report from a process of its own, not serve's;
-  * the parent's copy: the connection accepted last is finished first, and its client must
-    see EOF while the others are still served (``check_serve_concurrently``,
-    ``check_serve_waits_for_the_last``);
-  * waiting: the judge lets a handler outlive the others (the middle one, then the last one
-    accepted); serve returning while the judge still holds it did not wait
-    (``check_serve_concurrently``, ``check_serve_waits_for_the_last``); one client alone
-    (``check_serve_one_client``); serve must then return, and leave no process running.
+  * the parent's copy: the first handler the judge lets end (the connection accepted last,
+    then the first one) must leave its client at EOF while the others are still served
+    (``check_serve_concurrently``, ``check_serve_waits_for_every_handler``);
+  * waiting: the judge lets one handler outlive the others (the middle one; then, with two
+    clients, the one accepted last); serve returning while the judge still holds it did not
+    wait; one client alone (``check_serve_waits_for_every_handler``); serve must then return,
+    and leave no process running.
 ``udp_request(addr, payload, timeout, retries)`` (the judge serves on a UDP socket the stage made)
   * loss: the judge drops the first datagram (then the first two) on purpose: no timeout or
     no resend fails every run; it counts the datagrams and times the resends against
-    ``timeout`` (``check_udp_request_retries``, the visible test; ``check_udp_request_gives_up``);
+    ``timeout`` (``check_udp_request_retries``, the visible test; ``check_udp_request_losses``);
   * sizes: a reply of 65 507 bytes, the largest a UDP datagram holds, must come back whole
-    (``check_udp_request_big_reply``);
+    (``check_udp_request_losses``);
   * giving up: nobody answers: exactly 1 + retries datagrams, then TimeoutError after about
-    timeout * (retries + 1) (``check_udp_request_gives_up``).
+    timeout * (retries + 1) (``check_udp_request_losses``).
 """
 from __future__ import annotations
 
@@ -641,20 +641,12 @@ def check_serve_concurrently(judge, serve) -> Verdict:
                              "once; serve waited for the handler that ended last")
 
 
-@check(timeout=30, label="serve")
-def check_serve_one_client(judge, serve) -> Verdict:
-    """One client: its handler runs in a process of its own, its client sees EOF, serve waits for it."""
-    verdict = _serve(judge, serve, 1, order=[0])
-    return verdict or passed("one client was served by a handler process; serve waited for it and left nothing "
-                             "running")
-
-
-@check(timeout=40, label="serve")
-def check_serve_waits_for_the_last(judge, serve) -> Verdict:
-    """Two clients: the first one accepted ends first (EOF), the last one accepted outlives it."""
-    verdict = _serve(judge, serve, 2, order=[0, 1])
-    return verdict or passed("2 clients were served at once; the handler accepted last outlived the other and serve "
-                             "waited for it")
+@check(timeout=50, label="serve")
+def check_serve_waits_for_every_handler(judge, serve) -> Verdict:
+    """One client alone; then two clients, and the handler accepted last outlives the other one."""
+    verdict = _serve(judge, serve, 1, order=[0]) or _serve(judge, serve, 2, order=[0, 1])
+    return verdict or passed("one client alone, then two at once: serve waited for every handler, the one accepted "
+                             "last included, and left nothing running")
 
 
 # --------------------------------------------------------------------------------------
@@ -771,8 +763,7 @@ def check_udp_request_retries(judge, udp_request) -> Verdict:
                   "the reply")
 
 
-@check(timeout=25, label="udp_request")
-def check_udp_request_big_reply(judge, udp_request) -> Verdict:
+def _big_reply(judge, udp_request) -> Verdict | None:
     """A reply of 65 507 bytes, the largest UDP datagram: it must come back whole."""
     timeout, retries = 1.0, 1
     payload = b"big?"
@@ -791,7 +782,7 @@ def check_udp_request_big_reply(judge, udp_request) -> Verdict:
                       events, title=title)
     want = _reply_for(payload, MAX_UDP)
     if call.value == want:
-        return passed(f"a reply of {MAX_UDP} bytes came back whole")
+        return None
     if isinstance(call.value, bytes) and want.startswith(call.value):
         return failed("udp_request/truncated-reply", f"{text} returned only {len(call.value)} of the {MAX_UDP} bytes "
                       "of the reply: recvfrom(bufsize) returns at most bufsize bytes of a datagram and the rest is "
@@ -800,9 +791,12 @@ def check_udp_request_big_reply(judge, udp_request) -> Verdict:
                   f"{MAX_UDP}-byte reply.", events, title=title)
 
 
-@check(timeout=30, label="udp_request")
-def check_udp_request_gives_up(judge, udp_request) -> Verdict:
-    """The first two datagrams are lost, then the third is answered; then nobody answers at all."""
+@check(timeout=40, label="udp_request")
+def check_udp_request_losses(judge, udp_request) -> Verdict:
+    """A 65 507-byte reply; the first two datagrams lost, the third answered; then nobody answers at all."""
+    verdict = _big_reply(judge, udp_request)
+    if verdict:
+        return verdict
     timeout, retries = 0.2, 2
     server, call, text = _udp(judge, udp_request, b"ping", timeout, retries, drop=2)
     try:
@@ -860,5 +854,6 @@ def check_udp_request_gives_up(judge, udp_request) -> Verdict:
     if not expected * 0.8 <= call.elapsed <= expected + 2.0:
         return failed("udp_request/wrong-wait", f"with nobody answering, {text} gave up after {call.elapsed:.2f} s; "
                       f"expected about timeout * (retries + 1) = {expected:g} s.", events, title=title)
-    return passed(f"after two lost datagrams the third got the reply; with nobody answering it sent {retries + 1} "
-                  f"datagrams and raised TimeoutError after {call.elapsed:.2f} s")
+    return passed(f"a {MAX_UDP}-byte reply came back whole; after two lost datagrams the third got the reply; with "
+                  f"nobody answering it sent {retries + 1} datagrams and raised TimeoutError after "
+                  f"{call.elapsed:.2f} s")
