@@ -111,7 +111,7 @@ CASES = [
     (P, "joins_before_reading_or_stopping", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
      ("loops for ever", "joinable/joins-running-consumers")),
     (P, "sentinels_and_task_done_too_early", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
-     ("still transforming", "joinable/returned-early")),
+     ("before every item was transformed", "joinable/returned-early")),
     (P, "unbounded_queue_non_daemons", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
      ("still running", "joinable/left-running")),
     (P, "too_few_consumers", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable_idle_consumers,

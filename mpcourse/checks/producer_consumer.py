@@ -57,6 +57,7 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from multiprocessing import util
@@ -69,6 +70,8 @@ SETTLE = 0.25                  # seconds every process must stay asleep to count
 STALL = 3.0                    # seconds of nothing (no event, every process asleep) before a call counts as hung
 PHASE = 2.0                    # the same, before a phase of a check is cut short
 LONG_TIMEOUT = 3.0             # get(timeout=...) up to this long are outlasted by the judge
+#: Windows reports every live process as "running": there, waiting is judged from the events alone
+_STATUS_TELLS = sys.platform != "win32"
 
 
 # --------------------------------------------------------------------------------------
@@ -265,7 +268,7 @@ class _Watch:
                 changed = True
                 self.judge.record("state", "exited", name=self.flow.name(pid), pid=pid, at=now)
         self.alive = {pid: p for pid, p in current.items() if p["alive"]}
-        busy = any(p["status"] not in ("sleeping", "idle", "stopped") for p in self.alive.values())
+        busy = _STATUS_TELLS and any(p["status"] not in ("sleeping", "idle", "stopped") for p in self.alive.values())
         if busy:
             self.flow.progress(now)             # a process that starts up slowly on a loaded machine is not stuck
         if busy or changed:
@@ -301,6 +304,7 @@ class _Flow:
         self.waiting_puts: dict[int, int] = {}  # item -> pid, held by the judge now
         self.takes: list[tuple[float, int, int]] = []        # (when, item, pid) of each transform
         self.in_transform: dict[int, int] = {}  # pid -> item, inside transform now
+        self.transformed: list[float] = []      # when each transform returned
         self.strange: list[tuple[int, str]] = []              # transform called on something else
         self.names: dict[int, str] = {}
         self.hold_put = lambda n, pid: False    # the check's policies, evaluated under judge.cv
@@ -354,6 +358,7 @@ class _Flow:
                     self.cv.wait(0.05)
                 self.judge.record("state", "running", f"transform({n})", peer=peer)
             self.in_transform.pop(peer.pid, None)
+            self.transformed.append(time.perf_counter())
             self.progress()
             self.cv.notify_all()
 
@@ -859,7 +864,7 @@ def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big:
     title = f"{text}: what your processes did"
     if not call.finished.is_set():
         events = flow.events()
-        waiting = [pid for pid in flow.others_alive()]
+        waiting = flow.others_alive()
         if len(flow.taken()) == flow.total and big:
             return failed("pipeline/join-before-results", f"{text} never returned although every item was "
                           f"transformed{_stuck(judge)}: with results this large ({BIG // 1024} KB) a consumer "
@@ -926,21 +931,25 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
         return failed("pipeline/raised", f"{text} raised {call.error()}.", flow.events())
     if flow.stopped_early():
         return _early_stop(judge, flow, consumer, text, "while the producers were paused and the queue was empty")
+    no_overlap = failed("pipeline/no-overlap", f"in {text}, no consumer process was running while the producers "
+                        "were producing (they waited to put their first item): start the consumers together with "
+                        "the producers, and join the producers only after that.", flow.events(),
+                        title=f"{text}: producers without consumers")
     if flow.waiting_puts and not flow.others_alive():
-        return failed("pipeline/no-overlap", f"in {text}, no consumer process was running while the producers were "
-                      "producing (they waited to put their first item): start the consumers together with the "
-                      "producers, and join the producers only after that.", flow.events(),
-                      title=f"{text}: producers without consumers")
+        return no_overlap
+    paused_with = set(flow.watch.alive)
 
     # 2. everything but the last item goes; the consumers must still be there when it comes
     with flow.cv:
         phase["now"] = 2
         flow.cv.notify_all()
-    others_done = lambda: all(pid in flow.watch.ended for pid in flow.producers()  # noqa: E731
-                              if pid != flow.put_by.get(last))
-    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or (
-        last in flow.waiting_puts and flow.taken() >= set(range(flow.total)) - {last} and others_done() and
-        flow.watch.quiet()), stall=PHASE)
+
+    def only_the_last_left() -> bool:
+        others = [pid for pid in flow.producers() if pid != flow.put_by.get(last)]
+        return (last in flow.waiting_puts and flow.taken() >= set(range(flow.total)) - {last} and
+                all(pid in flow.watch.ended for pid in others) and flow.watch.quiet())
+
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or only_the_last_left(), stall=PHASE)
     if flow.stopped_early():
         return _early_stop(judge, flow, consumer, text, "while a producer still had its last item to put")
 
@@ -951,6 +960,8 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
     verdict = _finish_pipeline(judge, flow, call, text, n_consumers)
     if verdict:
         return verdict
+    if flow.put_by and not flow.consumers() & paused_with:
+        return no_overlap                          # the process alive then was not a consumer (a Manager, say)
     return passed(f"{len(sizes)} producers and {n_consumers} consumers ran at once; the consumers waited out a pause "
                   f"and a late last item, took item 0, and all {flow.total} results came back once")
 
@@ -1036,15 +1047,17 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
     if state["final"] is not None and not call.finished.is_set():
         since = time.perf_counter()
         flow.wait_until(lambda: call.finished.is_set() or time.perf_counter() - since >= 0.3, stall=1.0)
-    returned_early = call.finished.is_set() and state["final"] is not None and call.status == "returned"
     flow.release()
     with flow.cv:
         state["hold"] = False
-    if returned_early:
-        return failed("joinable/returned-early", f"{text} returned while a consumer was still transforming item "
-                      f"{state['final']}: wait with q.join(), and call q.task_done() only after the result is on "
-                      "the results queue.", flow.events(), title=title)
     flow.wait_until(lambda: call.finished.is_set(), stall=STALL, cap=30.0)
+    with flow.cv:
+        all_done = flow.transformed[count - 1] if len(flow.transformed) >= count else float("inf")
+    if call.status == "returned" and call.ended < all_done:
+        late = "" if state["final"] is None else f" (item {state['final']}, which the checker made slow)"
+        return failed("joinable/returned-early", f"{text} returned before every item was transformed{late}: wait "
+                      "with q.join(), and call q.task_done() only after the result is on the results queue.",
+                      flow.events(), [(call.ended, min(all_done, time.perf_counter()))], title=title)
     if not call.finished.is_set():
         lines = _stuck_lines(judge)
         waiting_on_queue = any(line.startswith("the call") and "synchronize.py" in line for line in lines)
