@@ -29,6 +29,16 @@ INLINE = {
     "consumer_transforms_sentinel": (
         "def consumer(q, results, transform):\n    while True:\n        item = q.get()\n"
         "        results.put(transform(item))\n        if item is None:\n            break\n"),
+    "joinable_leaks_new_session": (
+        "import multiprocessing\nimport subprocess\nimport sys\n\n\ndef consume(q, results, transform):\n"
+        "    while True:\n        item = q.get()\n        results.put(transform(item))\n        q.task_done()\n\n\n"
+        "def run_joinable(items, n_consumers, transform):\n"
+        "    subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'], start_new_session=True)\n"
+        "    q, results = multiprocessing.JoinableQueue(), multiprocessing.Queue()\n"
+        "    workers = [multiprocessing.Process(target=consume, args=(q, results, transform), daemon=True)\n"
+        "               for _ in range(n_consumers)]\n    for w in workers:\n        w.start()\n"
+        "    for item in items:\n        q.put(item)\n    q.join()\n    out = [results.get() for _ in items]\n"
+        "    for w in workers:\n        w.terminate()\n        w.join()\n    return out\n"),
     "recv_raises_on_close": (
         "import struct\n\n\ndef recv_msg(sock):\n    header = b''\n    while len(header) < 4:\n"
         "        chunk = sock.recv(4 - len(header))\n        if not chunk:\n"
@@ -112,6 +122,8 @@ CASES = [
      ("loops for ever", "joinable/joins-running-consumers")),
     (P, "sentinels_and_task_done_too_early", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
      ("before every item was transformed", "joinable/returned-early")),
+    (P, "joinable_leaks_new_session", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
+     ("1 process of yours was still running", "joinable/left-running")),
     (P, "unbounded_queue_non_daemons", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
      ("still running", "joinable/left-running")),
     (P, "too_few_consumers", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable_idle_consumers,

@@ -841,9 +841,15 @@ def _early_stop(judge, flow: _Flow, consumer, text: str, phase: str) -> Verdict:
     ended = flow.ended_non_producers()
     spans = [(t - 0.02, t + 0.02) for pid, t in flow.watch.ended.items() if pid in ended]
     title = f"{text}: a consumer ended early"
+    from ..judge import NotWrittenYet
+
     problem, how = "", ""
     if consumer is not None and consumer.info.get("callable"):
-        problem, how, _flow, _call = _probe_consumer(judge, consumer)      # which of the two it was
+        try:
+            problem, how, _flow, _call = _probe_consumer(judge, consumer)      # which of the two it was
+        except NotWrittenYet:
+            return failed("answer/not-written", "`consumer` is not written yet (it raises NotImplementedError), so "
+                          "the consumers of run_pipeline ended at once.", events, spans, title=title)
     if problem == "empty":
         said = f" ({how})" if how else ""
         return failed("pipeline/stops-when-empty", f"{phase}, a consumer process ended{said} although the producers "

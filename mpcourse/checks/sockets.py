@@ -308,15 +308,30 @@ def _recv_problem(call, data: bytes | None, read_all: bool, how: str, kind: str)
     return failed("framing/short-read", f"when {how}, recv_msg {got} instead of {want}: {advice}.")
 
 
+def _not_written(name: str) -> Verdict:
+    return failed("answer/not-written", f"`{name}` is not written yet (it raises NotImplementedError).")
+
+
 @check(timeout=30, label="framing")
 def check_framing(judge, send_msg, recv_msg) -> Verdict:
     """send_msg's raw bytes; recv_msg on a stream that arrives one byte at a time; a clean close gives None."""
-    messages = [b"hello", b"", bytes(range(256)) * 4]
+    from ..judge import NotWrittenYet
+
     sender = _Stream(judge)
-    verdict = _send_all(judge, send_msg, sender, messages)
+    try:
+        verdict = _send_all(judge, send_msg, sender, [b"hello", b"", bytes(range(256)) * 4])
+    except NotWrittenYet:
+        return _not_written("send_msg")
     sender.close()
     if verdict:
         return verdict
+    try:
+        return _check_recv_framing(judge, recv_msg)
+    except NotWrittenYet:
+        return _not_written("recv_msg")
+
+
+def _check_recv_framing(judge, recv_msg) -> Verdict:
     stream = _Stream(judge)
     for data in [b"hello", b"", b"world!"]:
         how = f"the message {data!r} arrived one byte at a time"
@@ -565,7 +580,7 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
                           "per connection.", clients.events(), title=title)
         if not arrived:
             if call.status == "raised":
-                return failed("serve/raised", f"{text} raised {call.error()}.", clients.events(), title=title)
+                return _serve_raised(call, text, clients, title)
             return failed("serve/no-handler", f"{text} never ran the handler for a client{_where(judge)}: accept each "
                           "connection and start a process running handler(conn).", clients.events(), title=title)
         if len(arrived) < n:
@@ -599,7 +614,7 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
         call.finished.wait(0.5)                 # the last handler outlives the others
         if call.finished.is_set():
             if call.status == "raised":
-                return failed("serve/raised", f"{text} raised {call.error()}.", clients.events(), title=title)
+                return _serve_raised(call, text, clients, title)
             return failed("serve/no-wait", f"{text} returned while the handler of client {last + 1} was still "
                           "running: join every handler process before returning (any of them may be the last to "
                           "finish).", clients.events(), [(outlive_from, time.perf_counter())], title=title)
@@ -610,7 +625,7 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
                           f"{_where(judge)}: accept exactly n_clients connections, then join the handlers and "
                           "return.", clients.events(), title=title)
         if call.status == "raised":
-            return failed("serve/raised", f"{text} raised {call.error()}.", clients.events(), title=title)
+            return _serve_raised(call, text, clients, title)
         deadline = time.monotonic() + 1.5
         left = _student_alive(judge)
         while left and time.monotonic() < deadline:
@@ -626,6 +641,11 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
             clients.finished.update(range(n))
             clients.cv.notify_all()
         clients.close()
+
+
+def _serve_raised(call, text: str, clients: _Clients, title: str) -> Verdict:
+    call.wait(0)                               # NotImplementedError: "`serve` is not written yet"
+    return failed("serve/raised", f"{text} raised {call.error()}.", clients.events(), title=title)
 
 
 def _where(judge) -> str:
