@@ -894,6 +894,10 @@ def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big:
         slug, what = problem
         return failed(f"pipeline/{slug}", f"{text} {what}: every item must be transformed exactly once.",
                       flow.events(), title=title)
+    skipped = sorted(set(range(flow.total)) - flow.taken())
+    if skipped:
+        return failed("pipeline/transform-skipped", f"in {text}, transform was never called for item {skipped[0]}: "
+                      "the consumers put transform(item) on results for every item.", flow.events(), title=title)
     sentence = flow.producer_problem()
     if sentence:
         return failed("pipeline/producer-count", f"in {text}, {sentence}.", flow.events(), title=title)
@@ -1087,6 +1091,10 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
         slug, what = problem
         return failed(f"joinable/{slug}", f"{text} {what}: collect exactly one result per item after q.join().",
                       flow.events(), title=title)
+    skipped = sorted(set(range(count)) - flow.taken())
+    if skipped:
+        return failed("joinable/transform-skipped", f"in {text}, transform was never called for item {skipped[0]}: "
+                      "the consumers put transform(item) on results for every item.", flow.events(), title=title)
     consumers = flow.consumers()
     if flow.stage in consumers:
         return failed("joinable/no-consumer-process", f"in {text} the caller called transform itself: the consumers "
