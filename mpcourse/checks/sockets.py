@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import copyreg
 import struct
+import sys
 import time
 
 from . import Verdict, check, failed, passed
@@ -548,6 +549,29 @@ def _student_alive(judge) -> list[dict]:
     return [p for p in judge.processes() if not p["is_stage"] and not p["helper"] and p["alive"]]
 
 
+def _wait_for_handlers(judge, clients: _Clients, call, n: int, patience: float) -> None:
+    """Until all ``n`` handlers arrived; or ``patience`` s after the last arrival with nobody starting up.
+
+    A process that is still starting (running, on a loaded machine) is waited for; one
+    that serve has not started yet, because it waits for the first handler to end, is not.
+    """
+    started = time.monotonic()
+    last_change, arrived = started, 0
+    while time.monotonic() - started < 30:
+        if clients.wait(lambda: len(clients.arrived) >= n or clients.errors, 0.2):
+            return
+        if call.status == "raised" or clients.stage in [pid for pid, _name, _t in clients.arrived.values()]:
+            return
+        alive = _student_alive(judge)
+        starting = sys.platform != "win32" and any(p["status"] not in ("sleeping", "idle") for p in alive)
+        if len(clients.arrived) != arrived or starting:
+            last_change, arrived = time.monotonic(), len(clients.arrived)
+        elif call.finished.is_set() and not alive and not arrived:
+            return                              # serve returned and nothing of it runs: nobody will come
+        elif time.monotonic() - last_change >= (patience if arrived else 3 * patience):
+            return
+
+
 def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Verdict | None:
     """Serve ``n`` clients; once all handlers met, end them in ``order`` (client numbers from 0, accept order).
 
@@ -559,9 +583,7 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
     title = f"{text}: one row per handler process"
     call = judge.call(serve, clients.listener, clients.handler, n, name="serve")
     try:
-        clients.wait(lambda: len(clients.arrived) >= 1 or call.finished.is_set() or clients.errors, 15.0)
-        if clients.stage not in [pid for pid, _name, _t in clients.arrived.values()]:
-            clients.wait(lambda: len(clients.arrived) >= n or call.status == "raised" or clients.errors, patience)
+        _wait_for_handlers(judge, clients, call, n, patience)
         with clients.cv:
             arrived = dict(clients.arrived)
             clients.met = len(arrived) >= n
@@ -589,10 +611,11 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
                 return failed("serve/too-few-handlers", f"{text} returned after starting "
                               f"{len(arrived)} of {n} handlers: accept n_clients connections and start a handler "
                               "process for each.", clients.events(), title=title)
+            waited = time.perf_counter() - first
             return failed("serve/one-at-a-time", f"{text} served the clients one at a time: a handler waited "
-                          f"{patience:g} s for the others, which had not been started{_where(judge)}; start a process "
+                          f"{waited:.0f} s for the others, which had not been started{_where(judge)}; start a process "
                           "for each connection right after accept() and join them all only after the loop.",
-                          clients.events(), [(first, first + patience)], title=title)
+                          clients.events(), [(first, first + waited)], title=title)
         for k in range(n):
             if clients.reply(k) != b"hello %d\n" % clients.socks[k].getsockname()[1]:
                 return failed("serve/wrong-connection", f"client {k + 1} got no reply from its handler: give each "
@@ -737,7 +760,7 @@ def _udp_basics(server: _UdpServer, call, text: str, payload: bytes, timeout: fl
         bad = next(d for _t, d in server.datagrams if d != payload)
         return failed("udp_request/wrong-payload", f"{text} sent the datagram {_short(bad)}, not the payload "
                       f"{payload!r}: send exactly `payload`.", events, title=title)
-    if server.datagrams[1:] and min(server.gaps()) < timeout * 0.8:
+    if server.datagrams[1:] and min(server.gaps()) < timeout * 0.5:       # margin: the judge may be slow to read
         gap = min(server.gaps())
         return failed("udp_request/resends-too-soon", f"{text} sent the datagram again after {gap:.2f} s: wait "
                       f"`timeout` ({timeout:g} s) for a reply before each resend.", events, title=title)
@@ -747,7 +770,7 @@ def _udp_basics(server: _UdpServer, call, text: str, payload: bytes, timeout: fl
 @check(timeout=25, label="udp_request")
 def check_udp_request_retries(judge, udp_request) -> Verdict:
     """The first datagram is lost (the server drops it): udp_request must resend after `timeout` s."""
-    timeout, retries = 0.3, 2
+    timeout, retries = 0.4, 2
     server, call, text = _udp(judge, udp_request, b"ping", timeout, retries, drop=1)
     title = f"{text}: the server drops the first datagram"
     try:
@@ -817,7 +840,7 @@ def check_udp_request_losses(judge, udp_request) -> Verdict:
     verdict = _big_reply(judge, udp_request)
     if verdict:
         return verdict
-    timeout, retries = 0.2, 2
+    timeout, retries = 0.3, 2
     server, call, text = _udp(judge, udp_request, b"ping", timeout, retries, drop=2)
     try:
         server.serve(call, time.monotonic() + 4.0)
@@ -871,7 +894,7 @@ def check_udp_request_losses(judge, udp_request) -> Verdict:
     verdict = _udp_basics(server, call, text, b"ping", timeout, "nobody answers")
     if verdict:
         return verdict
-    if not expected * 0.8 <= call.elapsed <= expected + 2.0:
+    if not expected * 0.8 <= call.elapsed <= expected + 3.0:
         return failed("udp_request/wrong-wait", f"with nobody answering, {text} gave up after {call.elapsed:.2f} s; "
                       f"expected about timeout * (retries + 1) = {expected:g} s.", events, title=title)
     return passed(f"a {MAX_UDP}-byte reply came back whole; after two lost datagrams the third got the reply; with "
