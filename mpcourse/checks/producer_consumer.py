@@ -236,6 +236,7 @@ class _Watch:
         self.seen: dict[int, dict] = {}         # pid -> the process when first seen
         self.ended: dict[int, float] = {}       # pid -> when it was first seen ended
         self.alive: dict[int, dict] = {}        # pid -> its latest state
+        self.asleep: dict[int, bool] = {}       # pid -> asleep at the last poll (as drawn)
         self.quiet_since: float | None = None
 
     def born(self, pid: int) -> None:
@@ -266,8 +267,16 @@ class _Watch:
                 self.ended[pid] = now
                 self.flow.progress(now)
                 changed = True
+                self.judge.record("mark", "ended", name=self.flow.name(pid), pid=pid, at=now)
                 self.judge.record("state", "exited", name=self.flow.name(pid), pid=pid, at=now)
         self.alive = {pid: p for pid, p in current.items() if p["alive"]}
+        if _STATUS_TELLS:
+            for pid, info in self.alive.items():          # the picture: who the OS shows asleep, who running
+                asleep = info["status"] in ("sleeping", "idle", "stopped")
+                if self.asleep.get(pid) != asleep:
+                    self.asleep[pid] = asleep
+                    self.judge.record("state", "blocked" if asleep else "running", "asleep" if asleep else "",
+                                      name=self.flow.name(pid), pid=pid, at=now)
         busy = _STATUS_TELLS and any(p["status"] not in ("sleeping", "idle", "stopped") for p in self.alive.values())
         if busy:
             self.flow.progress(now)             # a process that starts up slowly on a loaded machine is not stuck
@@ -307,6 +316,7 @@ class _Flow:
         self.transformed: list[float] = []      # when each transform returned
         self.strange: list[tuple[int, str]] = []              # transform called on something else
         self.names: dict[int, str] = {}
+        self.roles: dict[int, str] = {}         # pid -> the row name a check gives it ("your consumer")
         self.hold_put = lambda n, pid: False    # the check's policies, evaluated under judge.cv
         self.hold_take = lambda n, pid: False
         self.last_progress = time.perf_counter()
@@ -437,8 +447,10 @@ class _Flow:
 
     def events(self) -> list:
         """The judge's events, each process's row named by its role."""
-        roles = {pid: f"producer of batch {b + 1}" for b, batch in enumerate(self.batches)
-                 for pid in {self.put_by[n] for n in batch if n in self.put_by}}
+        roles = dict(self.roles)
+        if len(self.batches) > 1:
+            roles.update({pid: f"producer of batch {b + 1}" for b, batch in enumerate(self.batches)
+                          for pid in {self.put_by[n] for n in batch if n in self.put_by}})
         for i, pid in enumerate(sorted(self.consumers() - set(roles), key=self._first_take)):
             roles[pid] = f"consumer {i + 1}"
         return [e._replace(name=roles.get(e.pid, e.name)) for e in self.judge.events()]
@@ -716,6 +728,8 @@ def _probe_consumer(judge, consumer) -> tuple[str, str, _Flow, object]:
     results = judge.make(f"{MODULE}:CheckerQueue", rec, "results")
     transform = judge.make(f"{MODULE}:Transform", rec, 0)
     call = judge.call(consumer, q, results, transform, mode="process", name="consumer")
+    flow.wait_until(lambda: call.pid is not None or call.finished.is_set(), stall=PHASE)
+    flow.roles[call.pid] = "your consumer"
     for data in [("item", 0), ("item", 1), ("item", 2), ("none",)]:
         if not flow.wait_until(lambda: queues.waits_long_enough() or call.exited.is_set(), stall=LONG_TIMEOUT + 1.5):
             return "stuck", "", flow, call
@@ -785,6 +799,8 @@ def check_producer(judge, producer) -> Verdict:
     items = judge.make(f"{MODULE}:make_items", flow.recorder, 6)
     q = judge.make(f"{MODULE}:CheckerQueue", flow.recorder, "q")
     call = judge.call(producer, q, items, mode="process", name="producer")
+    flow.wait_until(lambda: call.pid is not None or call.finished.is_set(), stall=PHASE)
+    flow.roles[call.pid] = "your producer"
     title = "producer(q, items) on a queue that holds 2 items"
     while True:          # take an item only once the producer has met the full queue (blocked, or told Full)
         ready = flow.wait_until(lambda: call.exited.is_set() or (

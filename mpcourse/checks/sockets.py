@@ -443,6 +443,7 @@ class _Clients:
             sock = judge.take_socket(judge.make(f"{MODULE}:client_of", self.listener))
             self.index[sock.getsockname()[1]] = k
             self.socks.append(sock)
+            judge.record("state", "blocked", "connected, waiting to be served", name=f"client {k + 1}", pid=-1 - k)
         self.arrived: dict[int, tuple[int, str, float]] = {}    # client -> (pid, name, when)
         self.finished: set[int] = set()                  # clients whose handler may end
         self.closed: dict[int, float] = {}
@@ -461,11 +462,14 @@ class _Clients:
         k = self._client(port)
         with self.cv:
             self.arrived[k] = (peer.pid, peer.name, time.perf_counter())
-            self.judge.record("state", "blocked", f"client {k + 1}: waiting for the other handlers", peer=peer)
+            self.judge.record("state", "running", "served", name=f"client {k + 1}", pid=-1 - k)
+            self.judge.record("state", "blocked", f"client {k + 1}: waiting for the other handlers", peer=peer,
+                              name=f"handler of client {k + 1}")
             self.cv.notify_all()
             while not (self.met or self.gave_up) and not self.judge.closed:
                 self.cv.wait(0.05)
-            self.judge.record("state", "running", f"serving client {k + 1}", peer=peer)
+            self.judge.record("state", "running", f"serving client {k + 1}", peer=peer,
+                              name=f"handler of client {k + 1}")
             return "met" if self.met else "alone"
 
     def _finish(self, peer, port) -> None:
@@ -530,8 +534,9 @@ class _Clients:
             eof = sock.recv(64) == b""
         except OSError:
             eof = False
-        self.judge.record("mark", "EOF" if eof else "no EOF", f"client {k + 1}", name="the checker's clients",
-                          pid=0)
+        self.judge.record("mark", "EOF" if eof else "no EOF", name=f"client {k + 1}", pid=-1 - k)
+        if eof:
+            self.judge.record("state", "exited", name=f"client {k + 1}", pid=-1 - k)
         return eof
 
     def events(self):
@@ -580,8 +585,9 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
     """
     clients = _Clients(judge, n)
     text = f"serve(listener, handler, {n})"
-    title = f"{text}: one row per handler process"
+    title = f"{text}: the clients, serve and its handler processes"
     call = judge.call(serve, clients.listener, clients.handler, n, name="serve")
+    judge.record("state", "running", "serve", name="serve (your process)", pid=clients.stage)
     try:
         _wait_for_handlers(judge, clients, call, n, patience)
         with clients.cv:
@@ -659,6 +665,8 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
                           "returned: join every handler process.", clients.events(), title=title)
         return None
     finally:
+        if call.finished.is_set():
+            judge.record("state", "exited", "returned", name="serve (your process)", pid=clients.stage, at=call.ended)
         with clients.cv:
             clients.gave_up = True
             clients.finished.update(range(n))
