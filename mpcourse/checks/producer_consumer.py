@@ -479,7 +479,7 @@ class _Flow:
             return None
         twice = sorted(k for k, c in counts.items() if c > 1)
         missing = sorted(k for k in want if k not in counts)
-        alien = [k for k in counts if k not in want]
+        alien = [r for r in got if _key(r) not in want]
         if alien:
             return "wrong-results", f"returned {_describe(alien[0])}, which is not transform(item) of any item"
         if twice:
@@ -529,8 +529,6 @@ def _item_of(key) -> str:
 def _describe(value) -> str:
     if isinstance(value, (bytes, bytearray)) and len(value) > 40:
         return f"{len(value)} bytes starting {bytes(value[:16])!r}"
-    if isinstance(value, tuple) and len(value) == 2 and value[0] in ("n", "b"):
-        return "that result"
     text = repr(value)
     return text if len(text) <= 70 else text[:70] + "..."
 
