@@ -237,6 +237,7 @@ class _Watch:
         self.ended: dict[int, float] = {}       # pid -> when it was first seen ended
         self.alive: dict[int, dict] = {}        # pid -> its latest state
         self.asleep: dict[int, bool] = {}       # pid -> asleep at the last poll (as drawn)
+        self.candidates: dict[int, float] = {}  # pid -> when first seen; it counts from the second sighting
         self.quiet_since: float | None = None
 
     def born(self, pid: int) -> None:
@@ -248,21 +249,29 @@ class _Watch:
     def poll(self) -> None:
         with self.flow.cv:
             known = list(self.seen)            # a process born while we look is judged at the next poll
-        current = {p["pid"]: p for p in self.judge.processes() if not p["is_stage"] and not p["helper"]}
+        everything = self.judge.processes()
+        helpers = {p["pid"] for p in everything if p["is_stage"] or p["helper"]}
+        current = {p["pid"]: p for p in everything if p["pid"] not in helpers}
         with self.flow.cv:
-            self._update(known, current)
+            self._update(known, current, helpers)
 
-    def _update(self, known: list[int], current: dict[int, dict]) -> None:
+    def _update(self, known: list[int], current: dict[int, dict], helpers: set[int]) -> None:
         now = time.perf_counter()
         changed = False
         for pid, info in current.items():
-            if pid not in self.seen:
+            if pid in self.seen:
+                continue
+            first = self.candidates.setdefault(pid, now)
+            if first < now:                    # seen twice: not a helper caught between its fork and its exec
                 self.seen[pid] = info
                 self.flow.progress(now)
                 changed = True
                 self.judge.record("state", "running", "started", name=self.flow.name(pid), pid=pid,
-                                  at=min(max(info["started"], self.flow.t0), now))
+                                  at=min(max(info["started"], self.flow.t0), first))
         for pid in known:
+            if pid in helpers:                 # it was multiprocessing's resource tracker or fork server starting
+                self.seen.pop(pid, None)
+                continue
             if pid not in self.ended and (pid not in current or not current[pid]["alive"]):
                 self.ended[pid] = now
                 self.flow.progress(now)
@@ -273,7 +282,7 @@ class _Watch:
         if _STATUS_TELLS:
             for pid, info in self.alive.items():          # the picture: who the OS shows asleep, who running
                 asleep = info["status"] in ("sleeping", "idle", "stopped")
-                if self.asleep.get(pid) != asleep:
+                if pid in self.seen and self.asleep.get(pid) != asleep:
                     self.asleep[pid] = asleep
                     self.judge.record("state", "blocked" if asleep else "running", "asleep" if asleep else "",
                                       name=self.flow.name(pid), pid=pid, at=now)
