@@ -384,11 +384,10 @@ class Judge:
             found.append(info)
         command_of = {info["host_pid"]: info["cmdline"] for info in found}
         for info in found:
-            command = info["cmdline"]
+            command, parent_command = info["cmdline"], command_of.get(info.pop("host_ppid"))
             # a fork server's children run the student's code under its command line: they are no helpers
             info["helper"] = any(marker in command for marker in ("multiprocessing.resource_tracker", "bwrap")) or (
-                "multiprocessing.forkserver" in command and command_of.get(info.pop("host_ppid")) != command)
-            info.pop("host_ppid", None)
+                "multiprocessing.forkserver" in command and parent_command != command)
         return found
 
     def _command(self, message: dict) -> None:

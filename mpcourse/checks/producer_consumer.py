@@ -1,789 +1,1151 @@
 """Checks for assignment 06_producer_consumer: pipeline (producer, consumer, run_pipeline), run_joinable.
 
-The grader controls what flows through the student's pipeline, not the pipeline itself:
+The student's functions run in the stage; the judge owns what flows through them.
+Every item is an ``Item`` (an ``int`` subclass, so item 0 is falsy) whose pickling, which
+is how a queue sends it, first asks the judge: "put n", from the real sender's pid,
+answered when the judge decides. ``transform`` asks "take n" the same way. So the judge
+knows who put and who took every item and when, and can pause producers or consumers
+at will; ``judge.processes()`` shows every process of the stage as the OS sees it (its
+status: asleep in a blocking ``get``, running, ended). Roles are counted from that:
+a producer is the first process other than the caller that sends an item, a consumer
+is a process that calls ``transform``.
 
-* every item is an ``Item`` whose pickling (which happens when a producer's queue
-  sends it) records a "put" mark in the producer's process, and can be made slow, so
-  the producers are reliably slower than the consumers (a consumer that stops when the
-  queue looks empty, or at a sentinel sent too early, then loses items on every run);
-* ``transform`` is a ``Transform`` that records which consumer took which item when,
-  and can be made slow, so a bounded queue really fills up and the producers must block
-  (the "put" and "take" marks then show how many items were in the buffer at once);
-* the student's call runs in a thread of the judge with its own deadline, so a pipeline
-  that hangs becomes one plain sentence built from what was recorded, and every process
-  it started is watched (``multiprocessing.Process.start`` is hooked inside the judge),
-  so "no process left running" is checked by looking, before the check returns.
+Test plan (COURSE_SPEC's contract, dimension by dimension):
+
+``producer(q, items)`` / ``consumer(q, results, transform)`` (alone, on a queue the judge holds)
+  * values: item 0 is falsy; the producer puts each item once, in order, and no None
+    (``check_producer``); the consumer stops only at None, never at a falsy item, never
+    calls ``transform(None)``, puts exactly [0, 10, 20] on results (``check_consumer``);
+  * sizes: the producer's queue holds 2 items, so a ``put_nowait`` that gives up on a full
+    queue loses items every time (``check_producer``);
+  * timing: the judge delivers each item only once the consumer waits for it and has
+    outlasted its own ``get(timeout=...)`` (up to 3 s) or polled ``empty()``/``get_nowait()``
+    three times, so stopping on an empty queue is caught every run (``check_consumer``).
+``run_pipeline(batches, n_consumers, transform, maxsize)``
+  * timing and structure (``check_run_pipeline``, the visible test): the judge holds every
+    producer's first item until every producer and ``n_consumers`` other processes are seen
+    asleep, and longer; a process that is not a producer and ends meanwhile stopped on an
+    empty queue or got a sentinel too early (the consumer alone is probed to say which).
+    Then the last item of the longest batch is held until everything else was put and
+    taken and the other producers have ended: a consumer that ends now got a None before
+    the producers finished (a sentinel put too early, or one per producer): judged by
+    structure, not by a lost item. Then one None per consumer must stop them all.
+  * values: item 0 is falsy; 3 consumers for 2 batches (more consumers than batches);
+  * counts (every check): each batch's items were put by one process, a different one per
+    batch, never by the caller; at most ``n_consumers`` processes called transform. In
+    ``check_run_pipeline_busy_consumers`` every transform is held until 4 consumers (for 2
+    batches) are inside it at once: fewer with items waiting in the queue, or a fifth one
+    taking an item, fails;
+  * sizes and back-pressure (``check_run_pipeline_busy_consumers``): while the consumers are
+    held, no more than maxsize (+ one in flight per process) items may be put, so an
+    unbounded queue fails every time; 4 results of 256 KB fill any pipe, so joining the
+    consumers before reading the results hangs every time;
+  * results: every result exactly once, any order (every check);
+  * leftovers: no process of the stage may run after the return (every check; children of
+    ``subprocess`` and new sessions count).
+``run_joinable(items, n_consumers, transform)``
+  * the transform of the item that completes the set is held until everything else is
+    quiet: returning meanwhile means q.join() did not wait (``check_run_joinable``, visible);
+  * a hang after every item was transformed is q.join() without task_done();
+  * leftovers: consumers still running after the return (daemons do not die in a kernel);
+  * values and counts: item 0 is falsy; 4 consumers for 3 items: every transform is held
+    until the three items are inside transform at once, and 4 processes must be alive then
+    (n_consumers, even when there are fewer items); the idle one must be stopped too
+    (``check_run_joinable_idle_consumers``). Results are small: the contract promises
+    large results only for run_pipeline.
 """
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.process
 import os
-import queue
+import sys
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from multiprocessing import util
 
-from ..timeline import Timeline
 from . import Verdict, check, failed, passed
 
+MODULE = "mpcourse.checks.producer_consumer"
+BIG = 256 * 1024               # bytes of a large result: more than any pipe buffer holds
+SETTLE = 0.25                  # seconds every process must stay asleep to count as waiting
+STALL = 3.0                    # seconds of nothing (no event, every process asleep) before a call counts as hung
+PHASE = 2.0                    # the same, before a phase of a check is cut short
+LONG_TIMEOUT = 3.0             # get(timeout=...) up to this long are outlasted by the judge
+#: Windows reports every live process as "running": there, waiting is judged from the events alone
+_STATUS_TELLS = sys.platform != "win32"
+
+
 # --------------------------------------------------------------------------------------
-# shared judge-side helpers (also used by the sockets checks)
+# course objects: they run next to the student's code and report to the judge
+
+_announcing: set = set()           # (pid, recorder) pairs whose children announce themselves
 
 
-@dataclass
-class Outcome:
-    """What became of a call run under a judge-side deadline."""
-    status: str                      # "ok", "raised" or "hung"
-    value: object = None
-    error: BaseException | None = None
-    started: float = 0.0             # perf_counter at the call
-    ended: float = 0.0               # perf_counter at its return (or at the deadline)
+def _announce_children(recorder) -> None:
+    """Every process started from here, or that unpickles our objects, tells the judge it was born.
 
-    @property
-    def elapsed(self) -> float:
-        return self.ended - self.started
-
-    def describe_error(self) -> str:
-        return f"{type(self.error).__name__}: {self.error}" if self.error else ""
-
-
-class Background:
-    """``func(*args)`` running in a daemon thread of the judge; ``wait(timeout)`` gives its Outcome.
-
-    A hanging call is left behind in its daemon thread (the check's process is killed
-    with its whole tree once the verdict is back). NotImplementedError is re-raised so
-    that the check reports "not written yet".
+    So the judge knows a consumer even if it ends before anyone could see it running
+    (``Process.start()`` reaps children that have already ended).
     """
-
-    def __init__(self, func, *args, name: str = "student call"):
-        self.box: dict = {}
-        self.started = time.perf_counter()
-        self.thread = threading.Thread(target=self._run, args=(func, args), name=name, daemon=True)
-        self.thread.start()
-
-    def _run(self, func, args) -> None:
-        box = self.box
-        try:
-            box["value"] = func(*args)
-            box["status"] = "ok"
-        except BaseException as exc:  # noqa: BLE001 (the student's error becomes the verdict)
-            box["error"] = exc
-            box["status"] = "raised"
-        box["ended"] = time.perf_counter()
-
-    def stop(self) -> None:
-        """Make the call end at its next Python step (SystemExit raised in its thread).
-
-        A call that hung must not go on once the check's processes are killed: it would
-        start new processes (or spin) while the verdict is delivered.
-        """
-        import ctypes
-
-        if self.thread.ident is not None and self.thread.is_alive():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread.ident),
-                                                       ctypes.py_object(SystemExit))
-
-    def done(self) -> bool:
-        return not self.thread.is_alive()
-
-    def wait(self, timeout: float) -> Outcome:
-        self.thread.join(max(timeout, 0))
-        if self.thread.is_alive():
-            self.stop()
-            return Outcome("hung", started=self.started, ended=time.perf_counter())
-        box = self.box
-        if isinstance(box.get("error"), NotImplementedError):
-            raise box["error"]
-        return Outcome(box["status"], box.get("value"), box.get("error"), self.started, box["ended"])
+    key = (os.getpid(), recorder._oid)
+    if key not in _announcing:
+        _announcing.add(key)
+        util.register_after_fork(recorder, _born)
 
 
-def call_in_thread(func, *args, timeout: float, name: str = "student call") -> Outcome:
-    """Run ``func(*args)`` in a daemon thread; give up waiting after ``timeout`` s."""
-    return Background(func, *args, name=name).wait(timeout)
+def _born(recorder) -> None:
+    key = ("born", os.getpid(), recorder._oid)
+    if key not in _announcing:
+        _announcing.add(key)
+        # from a thread of its own: this thread's connection must stay the one the process's call reports on
+        announcer = threading.Thread(target=recorder.ask, args=("born",), daemon=True)
+        announcer.start()
+        announcer.join(10)
 
 
-@dataclass
-class Started:
-    """A process the student's code started (seen through the start hook)."""
-    process: object
-    target: str
-    daemon: bool
-    at: float
-    pid: int | None = None
+class Item(int):
+    """An item of a batch. Pickling it (a queue sending it on) asks the judge first."""
 
-    def alive(self) -> bool:
-        try:
-            return self.process.is_alive()
-        except (AssertionError, ValueError):      # started by another process / closed
-            return False
+    def __new__(cls, n: int, recorder):
+        item = int.__new__(cls, n)
+        item.recorder = recorder
+        _announce_children(recorder)
+        return item
 
+    def __reduce__(self):
+        self.recorder.ask("pickle", int(self))        # the judge answers when this item may go
+        return Item, (int(self), self.recorder)
 
-@dataclass
-class Watch:
-    started: list[Started] = field(default_factory=list)
-    ended: dict[int, int] = field(default_factory=dict)       # pid -> perf_counter_ns when it ended
-
-    def record_exits(self, timeline: Timeline) -> None:
-        """Put each watched process's end on its own timeline row (it cannot record that itself)."""
-        for s in self.started:
-            t = self.ended.get(s.pid)
-            if t is None:
-                continue
-            name = getattr(s.process, "name", "") or f"pid {s.pid}"
-            try:
-                with open(os.path.join(timeline.folder, f"{s.pid}.events"), "a", encoding="utf-8") as f:
-                    f.write(f"{t}\t{s.pid}\t{name}\tstate\texited\t\n")
-            except OSError:
-                pass
+    def __repr__(self) -> str:
+        return f"Item({int(self)})"
 
 
-class watch_processes:
-    """``with watch_processes() as w:`` records every ``Process.start()`` in this process, and when each ended.
-
-    Ends are seen on the processes' sentinels (nothing is reaped, so the student's own
-    join() is undisturbed).
-    """
-
-    def _monitor(self) -> None:
-        from multiprocessing.connection import wait
-
-        while not self.stopping:
-            pending = {}
-            for s in list(self.watch.started):
-                if s.pid in self.watch.ended:
-                    continue
-                try:
-                    pending[s.process.sentinel] = s
-                except (ValueError, AttributeError):
-                    continue
-            if not pending:
-                time.sleep(0.01)
-                continue
-            try:
-                ready = wait(list(pending), timeout=0.02)
-            except (OSError, ValueError):
-                time.sleep(0.01)
-                continue
-            now = time.perf_counter_ns()
-            for fd in ready:
-                self.watch.ended.setdefault(pending[fd].pid, now)
-
-    def __enter__(self) -> Watch:
-        self.watch = Watch()
-        self.stopping = False
-        self.monitor = threading.Thread(target=self._monitor, name="process monitor", daemon=True)
-        self.monitor.start()
-        self.original = multiprocessing.process.BaseProcess.start
-        original, watch = self.original, self.watch
-
-        def start(process):
-            target = getattr(getattr(process, "_target", None), "__name__", None) or type(process).__name__
-            original(process)
-            watch.started.append(Started(process, target, bool(process.daemon), time.perf_counter(), process.pid))
-
-        multiprocessing.process.BaseProcess.start = start
-        return self.watch
-
-    def __exit__(self, *exc) -> None:
-        multiprocessing.process.BaseProcess.start = self.original
-        time.sleep(0.03)                 # let the monitor see processes that ended just now
-        self.stopping = True
-        self.monitor.join(1)
+def result_of(n: int, big_items: int = 0):
+    """transform(item n): n * 10, or, for the first ``big_items`` items, BIG bytes that say which item it was."""
+    if n >= big_items:
+        return n * 10
+    head = b"result %d:" % n
+    return head + b"." * (BIG - len(head))
 
 
-def live_descendants() -> list:
-    """Processes below this one that still run (not helpers such as the fork server, not zombies)."""
-    import psutil
+class Transform:
+    """The ``transform`` handed to the student: asks the judge "take n", then returns the result."""
 
-    from ..runner import _is_helper
+    def __init__(self, recorder, big_items: int = 0):
+        self.recorder = recorder
+        self.big_items = big_items
+        _announce_children(recorder)
 
-    multiprocessing.active_children()                 # reaps children that have ended
-    found = []
-    try:
-        children = psutil.Process().children(recursive=True)
-    except psutil.Error:
-        return found
-    for child in children:
-        try:
-            if child.status() == psutil.STATUS_ZOMBIE or _is_helper(child):
-                continue
-        except psutil.Error:
-            continue
-        found.append(child)
-    return found
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        _announce_children(self.recorder)
+
+    def __call__(self, item):
+        if isinstance(item, Item):
+            self.recorder.ask("take", int(item))
+            return result_of(int(item), self.big_items)
+        self.recorder.ask("take-other", "None" if item is None else repr(item)[:40])
+        return None if item is None else ("not an item", repr(item)[:40])
+
+    def __repr__(self) -> str:
+        return "transform"
 
 
-def wait_for_no_descendants(grace: float) -> list:
-    """Live descendants after waiting up to ``grace`` s for them to end on their own."""
-    deadline = time.monotonic() + grace
-    while True:
-        alive = live_descendants()
-        if not alive or time.monotonic() >= deadline:
-            return alive
-        time.sleep(0.02)
+def _as_data(obj):
+    if isinstance(obj, Item):
+        return ("item", int(obj))
+    return ("none",) if obj is None else ("value", obj)
+
+
+def _seconds(timeout):
+    return None if timeout is None else max(float(timeout), 0.0)
+
+
+class CheckerQueue:
+    """A queue whose contents the judge holds: each call is a question it answers when it chooses."""
+
+    def __init__(self, recorder, name: str = "q"):
+        self.recorder = recorder
+        self.name = name
+
+    def put(self, obj, block: bool = True, timeout=None) -> None:
+        self.recorder.ask("put", self.name, _as_data(obj), bool(block), _seconds(timeout))
+
+    def put_nowait(self, obj) -> None:
+        self.put(obj, False)
+
+    def get(self, block: bool = True, timeout=None):
+        kind, *value = self.recorder.ask("get", self.name, bool(block), _seconds(timeout))
+        if kind == "item":
+            return Item(value[0], self.recorder)
+        return None if kind == "none" else value[0]
+
+    def get_nowait(self):
+        return self.get(False)
+
+    def empty(self) -> bool:
+        return bool(self.recorder.ask("empty", self.name))
+
+    def full(self) -> bool:
+        return bool(self.recorder.ask("full", self.name))
+
+    def qsize(self) -> int:
+        return int(self.recorder.ask("qsize", self.name))
+
+    def close(self) -> None:
+        pass
+
+    def join_thread(self) -> None:
+        pass
+
+    def cancel_join_thread(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<queue {self.name}>"
+
+
+def make_batches(recorder, sizes: list) -> list:
+    """Batches of Items numbered from 0 across batches (item 0 is falsy)."""
+    batches, n = [], 0
+    for size in sizes:
+        batches.append([Item(i, recorder) for i in range(n, n + size)])
+        n += size
+    return batches
+
+
+def make_items(recorder, count: int) -> list:
+    return [Item(i, recorder) for i in range(count)]
+
+
+# --------------------------------------------------------------------------------------
+# the judge's side
+
+def _plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (words or word + 's')}"
 
 
 def _were(n: int) -> str:
     return "was" if n == 1 else "were"
 
 
-def plural(n: int, word: str, words: str | None = None) -> str:
-    return f"{n} {word if n == 1 else (words or word + 's')}"
+class _Watch:
+    """The stage's processes as the OS shows them, polled by the judge: who started, who ended, who sleeps."""
+
+    def __init__(self, judge, flow: _Flow):
+        self.judge, self.flow = judge, flow
+        self.seen: dict[int, dict] = {}         # pid -> the process when first seen
+        self.ended: dict[int, float] = {}       # pid -> when it was first seen ended
+        self.alive: dict[int, dict] = {}        # pid -> its latest state
+        self.asleep: dict[int, bool] = {}       # pid -> asleep at the last poll (as drawn)
+        self.candidates: dict[int, float] = {}  # pid -> when first seen; it counts from the second sighting
+        self.quiet_since: float | None = None
+
+    def born(self, pid: int) -> None:
+        """A process said it was born (under judge.cv): it counts even if it ends before the next poll."""
+        if pid not in self.seen:
+            self.seen[pid] = {"pid": pid}
+            self.judge.record("state", "running", "started", name=self.flow.name(pid), pid=pid)
+
+    def poll(self) -> None:
+        with self.flow.cv:
+            known = list(self.seen)            # a process born while we look is judged at the next poll
+        everything = self.judge.processes()
+        helpers = {p["pid"] for p in everything if p["is_stage"] or p["helper"]}
+        current = {p["pid"]: p for p in everything if p["pid"] not in helpers}
+        with self.flow.cv:
+            self._update(known, current, helpers)
+
+    def _update(self, known: list[int], current: dict[int, dict], helpers: set[int]) -> None:
+        now = time.perf_counter()
+        changed = False
+        for pid, info in current.items():
+            if pid in self.seen:
+                continue
+            first = self.candidates.setdefault(pid, now)
+            if first < now:                    # seen twice: not a helper caught between its fork and its exec
+                self.seen[pid] = info
+                self.flow.progress(now)
+                changed = True
+                self.judge.record("state", "running", "started", name=self.flow.name(pid), pid=pid,
+                                  at=min(max(info["started"], self.flow.t0), first))
+        for pid in known:
+            if pid in helpers:                 # it was multiprocessing's resource tracker or fork server starting
+                self.seen.pop(pid, None)
+                continue
+            if pid not in self.ended and (pid not in current or not current[pid]["alive"]):
+                self.ended[pid] = now
+                self.flow.progress(now)
+                changed = True
+                self.judge.record("mark", "ended", name=self.flow.name(pid), pid=pid, at=now)
+                self.judge.record("state", "exited", name=self.flow.name(pid), pid=pid, at=now)
+        self.alive = {pid: p for pid, p in current.items() if p["alive"]}
+        if _STATUS_TELLS:
+            for pid, info in self.alive.items():          # the picture: who the OS shows asleep, who running
+                asleep = info["status"] in ("sleeping", "idle", "stopped")
+                if pid in self.seen and self.asleep.get(pid) != asleep:
+                    self.asleep[pid] = asleep
+                    self.judge.record("state", "blocked" if asleep else "running", "asleep" if asleep else "",
+                                      name=self.flow.name(pid), pid=pid, at=now)
+        busy = _STATUS_TELLS and any(p["status"] not in ("sleeping", "idle", "stopped") for p in self.alive.values())
+        if busy:
+            self.flow.progress(now)             # a process that starts up slowly on a loaded machine is not stuck
+        if busy or changed:
+            self.quiet_since = None
+        elif self.quiet_since is None:
+            self.quiet_since = now
+
+    def quiet(self, settle: float = SETTLE) -> bool:
+        """Every process of the student's has been asleep (or gone) for ``settle`` seconds."""
+        return self.quiet_since is not None and time.perf_counter() - self.quiet_since >= settle
 
 
-# --------------------------------------------------------------------------------------
-# what flows through the pipeline
+class _Flow:
+    """One run of the student's code: what the judge let through, who put and took what, and when."""
 
-_announced: set[int] = set()
+    def __init__(self, judge, sizes: list[int] = (), big_items: int = 0, name: str = "pipeline"):
+        self.judge = judge
+        self.cv = judge.cv
+        self.t0 = time.perf_counter()
+        self.recorder = judge.recorder(name)
+        self.stage = judge.stage_peer.pid if judge.stage_peer else None
+        self.sizes = list(sizes)
+        self.batches: list[list[int]] = []
+        n = 0
+        for size in self.sizes:
+            self.batches.append(list(range(n, n + size)))
+            n += size
+        self.total = n
+        self.big_items = big_items
+        self.caller_puts = False                 # True: the caller's own sends are the puts (run_joinable)
+        self.put_by: dict[int, int] = {}        # item -> the pid that first sent it (not the caller)
+        self.put_at: dict[int, float] = {}      # item -> when the judge let it go
+        self.waiting_puts: dict[int, int] = {}  # item -> pid, held by the judge now
+        self.takes: list[tuple[float, int, int]] = []        # (when, item, pid) of each transform
+        self.in_transform: dict[int, int] = {}  # pid -> item, inside transform now
+        self.transformed: list[float] = []      # when each transform returned
+        self.strange: list[tuple[int, str]] = []              # transform called on something else
+        self.names: dict[int, str] = {}
+        self.roles: dict[int, str] = {}         # pid -> the row name a check gives it ("your consumer")
+        self.hold_put = lambda n, pid: False    # the check's policies, evaluated under judge.cv
+        self.hold_take = lambda n, pid: False
+        self.last_progress = time.perf_counter()
+        self.watch = _Watch(judge, self)
+        self.recorder.on("pickle", self._pickle)
+        self.recorder.on("take", self._take)
+        self.recorder.on("take-other", self._take_other)
+        self.recorder.on("born", self._born)
 
+    # -- requests from the student's processes (each in its own judge thread) ---------------
+    def _pickle(self, peer, n) -> None:
+        if not isinstance(n, int):
+            return
+        with self.cv:
+            if peer.pid == self.stage and self.caller_puts and n not in self.put_at:
+                self.put_at[n] = time.perf_counter()             # the caller puts the items itself (run_joinable)
+                return
+            if peer.pid == self.stage or n in self.put_by:
+                return                           # handed to a child being started, or passed on (a Manager)
+            self.put_by[n] = peer.pid
+            self.names.setdefault(peer.pid, peer.name)
+            self.waiting_puts[n] = peer.pid
+            self.cv.notify_all()
+            if self.hold_put(n, peer.pid):
+                self.judge.record("state", "blocked", f"put {n}: the checker holds it", peer=peer)
+                while self.hold_put(n, peer.pid) and not self.judge.closed:
+                    self.cv.wait(0.05)
+            del self.waiting_puts[n]
+            self.put_at[n] = time.perf_counter()
+            self.judge.record("mark", "put", str(n), peer=peer)
+            self.judge.record("state", "running", peer=peer)
+            self.progress()
+            self.cv.notify_all()
 
-class Item:
-    """An item of a batch. Pickling it (a producer's queue sending it) records "put n".
+    def _take(self, peer, n) -> None:
+        if not isinstance(n, int):
+            return
+        with self.cv:
+            self.takes.append((time.perf_counter(), n, peer.pid))
+            self.names.setdefault(peer.pid, peer.name)
+            self.in_transform[peer.pid] = n
+            self.judge.record("mark", "take", str(n), peer=peer)
+            self.judge.record("state", "running", f"transform({n})", peer=peer)
+            self.progress()
+            self.cv.notify_all()
+            if self.hold_take(n, peer.pid):
+                self.judge.record("state", "blocked", f"transform({n}): the checker holds it", peer=peer)
+                while self.hold_take(n, peer.pid) and not self.judge.closed:
+                    self.cv.wait(0.05)
+                self.judge.record("state", "running", f"transform({n})", peer=peer)
+            self.in_transform.pop(peer.pid, None)
+            self.transformed.append(time.perf_counter())
+            self.progress()
+            self.cv.notify_all()
 
-    ``delay`` makes that pickling slow in any process but the judge's own, so items
-    reach the consumers slowly; the judge pickles its batches fast (spawn arguments).
-    """
+    def _born(self, peer) -> None:
+        with self.cv:
+            self.names.setdefault(peer.pid, peer.name)
+            self.watch.born(peer.pid)
+            self.progress()
+            self.cv.notify_all()
 
-    def __init__(self, n: int, timeline: Timeline, delay: float = 0.0, home: int = 0, last: bool = False):
-        self.n = n
-        self.timeline = timeline
-        self.delay = delay
-        self.home = home
-        self.last = last           # the last item of its batch: its producer is done once it is sent
+    def _take_other(self, peer, what) -> None:
+        with self.cv:
+            self.strange.append((peer.pid, str(what)))
+            self.judge.record("mark", f"transform({what})", peer=peer)
+            self.progress()
 
-    def __reduce__(self):
-        if os.getpid() != self.home:
-            pid = os.getpid()
-            if pid not in _announced:
-                _announced.add(pid)
-                self.timeline.state("running", "producing")
-            self.timeline.mark("put", str(self.n))
-            if self.delay:
-                time.sleep(self.delay)
-            if self.last:
-                self.timeline.state("exited", "put its last item")
-        return Item, (self.n, self.timeline, self.delay, self.home, self.last)
+    # -- what the judge knows ---------------------------------------------------------------
+    def progress(self, at: float | None = None) -> None:
+        self.last_progress = at or time.perf_counter()
 
-    def __eq__(self, other):
-        return isinstance(other, Item) and other.n == self.n
+    def name(self, pid: int) -> str:
+        return self.names.get(pid) or f"process {pid}"
 
-    def __hash__(self):
-        return hash(("Item", self.n))
+    def taken(self) -> set[int]:
+        return {n for _t, n, _pid in self.takes}
 
-    def __repr__(self) -> str:
-        return f"Item({self.n})"
+    def producers(self) -> set[int]:
+        return set(self.put_by.values())
 
+    def consumers(self) -> set[int]:
+        return {pid for _t, _n, pid in self.takes}
 
-class Transform:
-    """The ``transform`` handed to the pipeline: records "take n" in the consumer; result is n * 10."""
+    def waiting_producers(self) -> set[int]:
+        return set(self.waiting_puts.values())
 
-    def __init__(self, timeline: Timeline, delay: float = 0.0):
-        self.timeline = timeline
-        self.delay = delay
+    def others_alive(self) -> list[int]:
+        """Processes of the student's that are alive and have sent no item (consumers, a Manager...)."""
+        producers = self.producers()
+        return [pid for pid in self.watch.alive if pid not in producers]
 
-    def __call__(self, item):
-        tl = self.timeline
-        if item is None:
-            tl.mark("transform(None)")
+    def ended_non_producers(self) -> list[int]:
+        producers = self.producers()
+        return [pid for pid in self.watch.ended if pid not in producers]
+
+    def stopped_early(self) -> bool:
+        """A process that sent no item ended while the producers (seen at work) still had items to put."""
+        return bool(self.ended_non_producers()) and bool(self.put_by) and len(self.put_at) < self.total
+
+    def available(self) -> int:
+        """Items the judge let go that no transform has taken yet (in the queue, or in flight)."""
+        return len(set(self.put_at) - self.taken())
+
+    def wait_until(self, condition, stall: float = STALL, cap: float = 20.0) -> bool:
+        """Poll the processes until ``condition()``; give up after ``stall`` s of no progress (or after ``cap``).
+
+        Progress is a put, a take, a process starting or ending, or any process running.
+        """
+        deadline = time.monotonic() + cap
+        started = time.perf_counter()
+        while True:
+            self.watch.poll()
+            with self.cv:
+                if condition():
+                    return True
+                quiet_too_long = time.perf_counter() - max(self.last_progress, started) > stall
+            if quiet_too_long or time.monotonic() > deadline or self.judge.lost.is_set():
+                return False
+            with self.cv:
+                self.cv.wait(0.03)
+
+    def release(self) -> None:
+        with self.cv:
+            self.hold_put = lambda n, pid: False
+            self.hold_take = lambda n, pid: False
+            self.cv.notify_all()
+
+    def events(self) -> list:
+        """The judge's events, each process's row named by its role."""
+        roles = dict(self.roles)
+        if len(self.batches) > 1:
+            roles.update({pid: f"producer of batch {b + 1}" for b, batch in enumerate(self.batches)
+                          for pid in {self.put_by[n] for n in batch if n in self.put_by}})
+        for i, pid in enumerate(sorted(self.consumers() - set(roles), key=self._first_take)):
+            roles[pid] = f"consumer {i + 1}"
+        return [e._replace(name=roles.get(e.pid, e.name)) for e in self.judge.events()]
+
+    def _first_take(self, pid: int) -> float:
+        return min((t for t, _n, p in self.takes if p == pid), default=0.0)
+
+    # -- verdict helpers --------------------------------------------------------------------------
+    def results_problem(self, got) -> tuple[str, str] | None:
+        """(mistake slug, sentence part) when ``got`` is not every result exactly once."""
+        expected = [result_of(n, self.big_items) for n in range(self.total)]
+        if not isinstance(got, (list, tuple)):
+            return "wrong-results", f"returned {_describe(got)}, expected a list of the {self.total} results"
+        if any(r is None for r in got):
+            return "transform-on-sentinel", ("returned None among the results: transform was called on the "
+                                            "sentinel; stop at None before calling transform")
+        counts: dict = {}
+        for r in got:
+            key = _key(r)
+            if key is None:
+                return "wrong-results", (f"returned {_describe(r)} among the results, which is not "
+                                         "transform(item) of any item")
+            counts[key] = counts.get(key, 0) + 1
+        want = {_key(r): 1 for r in expected}
+        if counts == want:
             return None
-        n = getattr(item, "n", item)
-        tl.state("running", f"transform({n})")
-        tl.mark("take", str(n))
-        if self.delay:
-            time.sleep(self.delay)
-        tl.state("blocked", "get the next item")
-        return n * 10 if isinstance(n, int) else n
-
-    def __repr__(self) -> str:
-        return "transform"
-
-
-def make_batches(sizes: list[int], timeline: Timeline, delay: float = 0.0) -> list[list[Item]]:
-    batches, n = [], 1
-    for size in sizes:
-        batches.append([Item(i, timeline, delay, os.getpid(), last=i == n + size - 1) for i in range(n, n + size)])
-        n += size
-    return batches
-
-
-def marks(events, what: str) -> list:
-    return [e for e in events if e.kind == "mark" and e.what == what]
-
-
-def first_times(events, what: str, skip_pid: int | None = None) -> dict[int, float]:
-    """item number -> time of its first ``what`` mark (put or take)."""
-    found: dict[int, float] = {}
-    for e in marks(events, what):
-        if e.pid == skip_pid:
-            continue
-        try:
-            n = int(e.detail)
-        except ValueError:
-            continue
-        found.setdefault(n, e.t)
-    return found
-
-
-def most_in_buffer(puts: dict[int, float], takes: dict[int, float]) -> tuple[int, tuple[float, float]]:
-    """The most items put and not yet taken at one instant, and when that was."""
-    best, when = 0, (0.0, 0.0)
-    for t in sorted(puts.values()):
-        inside = [n for n, p in puts.items() if p <= t < takes.get(n, float("inf"))]
-        if len(inside) > best:
-            best = len(inside)
-            end = min((takes.get(n, float("inf")) for n in inside), default=t)
-            when = (t, end if end != float("inf") else t + 0.05)
-    return best, when
-
-
-def compare_results(got, expected: Counter) -> str | None:
-    """A sentence fragment describing how ``got`` differs from ``expected`` (None if equal)."""
-    if not isinstance(got, (list, tuple)):
-        return f"returned {type(got).__name__} {got!r:.60}, expected a list of the transformed items"
-    try:
-        counts = Counter(got)
-    except TypeError:
-        return f"returned {got!r:.80}, expected the transformed items (transform(item) for every item)"
-    if counts == expected:
-        return None
-    missing = expected - counts
-    extra = counts - expected
-    total = sum(expected.values())
-    if extra and any(v is None for v in extra):
-        return "returned None among the results: transform was called on the sentinel"
-    if extra and not missing:
-        twice = sorted(k for k in extra if k in expected)
+        twice = sorted(k for k, c in counts.items() if c > 1)
+        missing = sorted(k for k in want if k not in counts)
+        alien = [r for r in got if _key(r) not in want]
+        if alien:
+            return "wrong-results", f"returned {_describe(alien[0])}, which is not transform(item) of any item"
         if twice:
-            return (f"returned {len(got)} results for {total} items: the result of item {twice[0] // 10} "
-                    "came back more than once")
-        return f"returned results that are not transform(item) of any item, e.g. {next(iter(extra))!r:.40}"
-    if missing:
-        n_missing = sum(missing.values())
-        return f"returned {plural(total - n_missing, 'result')} of {total}: {plural(n_missing, 'item')} never came back"
-    return f"returned {got!r:.80}, expected {sorted(expected.elements())!r:.80}"
+            return "duplicate-results", (f"returned {len(got)} results for {self.total} items: the result of item "
+                                         f"{_item_of(twice[0])} came back more than once")
+        return "lost-items", (f"returned {_plural(len(got), 'result')} for {self.total} items: "
+                              f"{_plural(len(missing), 'item')} (e.g. item {_item_of(missing[0])}) never came back")
+
+    def producer_problem(self) -> str | None:
+        """A sentence when the batches were not put by one process each, in order."""
+        owner_of: dict[int, int] = {}
+        for b, batch in enumerate(self.batches):
+            pids = {self.put_by[n] for n in batch if n in self.put_by}
+            if not pids:
+                return (f"no process of its own put the items of batch {b + 1} (the caller put them, or they were "
+                        "never put): start one producer process per batch, running producer(q, batch)")
+            if len(pids) > 1:
+                return (f"the items of batch {b + 1} were put by {len(pids)} different processes: one producer "
+                        "process per batch puts all of that batch's items")
+            pid = pids.pop()
+            if pid in owner_of:
+                return (f"one process put the items of batches {owner_of[pid] + 1} and {b + 1}: start one producer "
+                        "process per batch")
+            owner_of[pid] = b
+            order = sorted((n for n in batch if n in self.put_at), key=self.put_at.get)
+            if order != sorted(order):
+                return (f"the producer of batch {b + 1} put its items in the order {order}: put them in the order "
+                        "given")
+        return None
 
 
-# --------------------------------------------------------------------------------------
-# participants the judge starts itself
-
-class WatchedQueue:
-    """A queue handed to the student's consumer: its calls are recorded, items are fed by the judge."""
-
-    def __init__(self, timeline: Timeline):
-        self.timeline = timeline
-        self._q = multiprocessing.get_context().Queue()
-
-    def get(self, block: bool = True, timeout: float | None = None):
-        tl = self.timeline
-        tl.mark("q.get()" if block and timeout is None else ("q.get_nowait()" if not block else "q.get(timeout)"))
-        tl.state("blocked", "q.get()")
-        try:
-            item = self._q.get(block, timeout)
-        finally:
-            tl.state("running")
-        tl.mark("got", "None" if item is None else str(getattr(item, "n", item)))
-        return item
-
-    def get_nowait(self):
-        return self.get(False)
-
-    def put(self, item, block: bool = True, timeout: float | None = None) -> None:
-        self._q.put(item, block, timeout)
-
-    def empty(self) -> bool:
-        self.timeline.mark("q.empty()")
-        return self._q.empty()
-
-    def qsize(self) -> int:
-        self.timeline.mark("q.qsize()")
-        return self._q.qsize()
-
-    def full(self) -> bool:
-        return False
-
-    def feed(self, item) -> None:
-        """The judge's side: put an item."""
-        self._q.put(item)
-
-
-def run_consumer(consumer, q, results, transform, timeline: Timeline) -> None:
-    """Child: the student's consumer, with its start, end and errors recorded."""
-    timeline.state("running")
-    try:
-        consumer(q, results, transform)
-        timeline.mark("returned")
-    except Exception as exc:
-        timeline.mark("raised", f"{type(exc).__name__}: {exc}")
-    finally:
-        timeline.state("exited")
-
-
-def run_producer(producer, q, items, timeline: Timeline) -> None:
-    """Child: the student's producer."""
-    timeline.state("running")
-    try:
-        producer(q, items)
-        timeline.mark("returned")
-    except Exception as exc:
-        timeline.mark("raised", f"{type(exc).__name__}: {exc}")
-    finally:
-        timeline.state("exited")
-
-
-def _raised(events) -> str | None:
-    for e in events:
-        if e.kind == "mark" and e.what == "raised":
-            return e.detail
+def _key(result):
+    if isinstance(result, int) and not isinstance(result, bool):
+        return ("n", result)
+    if isinstance(result, bytes):
+        return ("b", result[:24], len(result))
     return None
 
 
-def _error_verdict(name: str, call: str, error: str, timeline: Timeline | None = None) -> Verdict:
-    if error.startswith("NotImplementedError"):
-        return failed(f"`{name}` is not written yet (it raises NotImplementedError).")
-    return failed(f"{call} raised {error}.", timeline)
+def _item_of(key) -> str:
+    if key[0] == "n":
+        return str(key[1] // 10)
+    head = key[1].split(b":")[0]
+    return head.decode(errors="replace").replace("result ", "")
 
 
-def _wait_for(timeline: Timeline, predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate(timeline.events()):
-            return True
-        time.sleep(0.005)
-    return False
+def _describe(value) -> str:
+    if isinstance(value, (bytes, bytearray)) and len(value) > 40:
+        return f"{len(value)} bytes starting {bytes(value[:16])!r}"
+    text = repr(value)
+    return text if len(text) <= 70 else text[:70] + "..."
 
 
-def _queue_calls(events) -> list:
-    return [e for e in events if e.kind == "mark" and e.what.startswith("q.")]
+def _stuck_lines(judge) -> list[str]:
+    """Where the student's code is stuck, in its own lines (at most two), as the stage reports it."""
+    return [line for line in judge.stacks() if "your code" in line][:2]
 
 
-def probe_consumer(consumer) -> tuple[str, str, Timeline]:
-    """Feed the student's consumer slowly: items only once it is waiting, then the sentinel.
+def _stuck(judge, lines: list[str] | None = None) -> str:
+    where = _stuck_lines(judge) if lines is None else lines
+    return f" ({'; '.join(where)})" if where else ""
 
-    Returns (problem, detail, timeline): problem is "" when it behaved, else one of
-    "empty" (returned before its sentinel), "no-stop" (did not stop at the sentinel),
-    "results" (wrong results), "raised".
+
+def _left_running(flow: _Flow, grace: float = 1.5) -> list[int]:
+    """The student's processes still alive ``grace`` s after the call returned."""
+    flow.progress()
+    flow.wait_until(lambda: not flow.watch.alive, stall=grace, cap=grace)
+    return sorted(flow.watch.alive)
+
+
+# --------------------------------------------------------------------------------------
+# the consumer and the producer alone, on queues the judge holds
+
+class _Queues:
+    """The judge's side of ``CheckerQueue``: contents, who asked what, and when each get may be answered."""
+
+    def __init__(self, flow: _Flow, maxsize: dict | None = None):
+        self.flow, self.judge, self.cv = flow, flow.judge, flow.cv
+        self.items: dict[str, list] = {"q": [], "results": []}
+        self.maxsize = maxsize or {}
+        self.calls: list[tuple[float, str, str]] = []       # (when, name, what) of every question
+        self.pending: dict | None = None                     # the get the consumer is blocked in
+        self.expired = 0                                     # timed gets answered Empty since the last delivery
+        self.polls = 0                                       # empty()/get_nowait() answered "nothing" since then
+        self.blocked_puts = 0
+        self.delivered: list = []
+        self.got: list = []                                  # what the consumer got, in order
+        self.taken: list = []                                # what the judge took off a producer's queue
+        for question in ("get", "put", "empty", "full", "qsize"):
+            flow.recorder.on(question, getattr(self, "_" + question))
+
+    def _note(self, peer, name: str, what: str) -> None:
+        self.calls.append((time.perf_counter(), name, what))
+        self.flow.names.setdefault(peer.pid, peer.name)
+        self.flow.progress()
+
+    def _get(self, peer, name, block, timeout):
+        name = "results" if name == "results" else "q"
+        call = "q.get()" if block and timeout is None else (f"q.get(timeout={timeout:g})" if block else
+                                                             "q.get_nowait()")
+        with self.cv:
+            self._note(peer, name, call)
+            since = time.perf_counter()
+            until = None if not block or timeout is None else since + timeout
+            if not self.items[name]:
+                self.judge.record("state", "blocked", call, peer=peer)
+            self.pending = {"block": bool(block), "timeout": timeout, "since": since}
+            self.cv.notify_all()
+            try:
+                while not self.items[name]:
+                    if not block:
+                        self.polls += 1
+                        raise _refusal("Empty")
+                    if until is not None and time.perf_counter() >= until:
+                        self.expired += 1
+                        self.judge.record("mark", "Empty", "its get timed out", peer=peer)
+                        raise _refusal("Empty")
+                    if self.judge.closed:
+                        raise _refusal("Empty")
+                    self.cv.wait(0.02)
+            finally:
+                self.pending = None
+                self.cv.notify_all()
+            item = self.items[name].pop(0)
+            self.got.append(item)
+            self.judge.record("state", "running", peer=peer)
+            self.judge.record("mark", "got", _shown(item), peer=peer)
+            self.cv.notify_all()
+            return item
+
+    def _put(self, peer, name, data, block, timeout):
+        name = "results" if name == "results" else "q"
+        data = tuple(data) if isinstance(data, (list, tuple)) else ("value", data)
+        with self.cv:
+            self._note(peer, name, "put")
+            limit = self.maxsize.get(name, 0)
+            if limit and len(self.items[name]) >= limit:
+                if not block:
+                    self.polls += 1
+                    raise _refusal("Full")
+                until = None if timeout is None else time.perf_counter() + timeout
+                self.blocked_puts += 1
+                self.judge.record("state", "blocked", "q.put(): the queue is full", peer=peer)
+                self.cv.notify_all()
+                try:
+                    while len(self.items[name]) >= limit and not self.judge.closed:
+                        if until is not None and time.perf_counter() >= until:
+                            raise _refusal("Full")
+                        self.cv.wait(0.02)
+                finally:
+                    self.blocked_puts -= 1
+                self.judge.record("state", "running", peer=peer)
+            self.items[name].append(data)
+            self.judge.record("mark", "put" if name == "q" else "result", _shown(data), peer=peer)
+            self.cv.notify_all()
+
+    def _empty(self, peer, name):
+        with self.cv:
+            self._note(peer, name, "q.empty()")
+            if not self.items.get(name):
+                self.polls += 1
+            return not self.items.get(name)
+
+    def _qsize(self, peer, name):
+        with self.cv:
+            self._note(peer, name, "q.qsize()")
+            if not self.items.get(name):
+                self.polls += 1
+            return len(self.items.get(name, []))
+
+    def _full(self, peer, name):
+        with self.cv:
+            self._note(peer, name, "q.full()")
+            limit = self.maxsize.get(name, 0)
+            full = bool(limit) and len(self.items.get(name, [])) >= limit
+            self.polls += full
+            return full
+
+    # -- the judge's moves ----------------------------------------------------------------
+    def waits_long_enough(self) -> bool:
+        """The consumer waits for the next item and has outlasted its own patience (under judge.cv)."""
+        pending = self.pending
+        if pending is not None and pending["block"]:
+            timeout = pending["timeout"]
+            if (timeout is None or timeout > LONG_TIMEOUT) and time.perf_counter() - pending["since"] >= SETTLE:
+                return True
+            if self.expired:
+                return True
+        return self.polls >= 3
+
+    def deliver(self, data: tuple, by: str = "the checker") -> None:
+        with self.cv:
+            self.items["q"].append(data)
+            self.delivered.append(data)
+            self.expired = self.polls = 0
+            self.judge.record("mark", "puts", _shown(data), name=by, pid=0)
+            self.flow.progress()
+            self.cv.notify_all()
+
+    def take(self, by: str = "the checker"):
+        with self.cv:
+            data = self.items["q"].pop(0)
+            self.taken.append(data)
+            self.polls = 0
+            self.judge.record("mark", "takes", _shown(data), name=by, pid=0)
+            self.flow.progress()
+            self.cv.notify_all()
+            return data
+
+    def how_it_looked(self) -> str:
+        """Which call the consumer used to decide the queue was empty."""
+        asked = {what.split("(")[0] + ("(timeout)" if "timeout" in what else "") for _t, _n, what in self.calls}
+        for call, said in (("q.empty", "q.empty() said True"), ("q.qsize", "q.qsize() said 0"),
+                           ("q.get_nowait", "q.get_nowait() raised queue.Empty"),
+                           ("q.get(timeout)", "its q.get(timeout=...) ran out")):
+            if call in asked:
+                return said
+        return ""
+
+
+def _refusal(name: str):
+    from ..judge import Refusal
+
+    return Refusal(name, "")
+
+
+def _shown(data) -> str:
+    if isinstance(data, tuple) and data:
+        return "None" if data[0] == "none" else str(data[1])[:20] if len(data) > 1 else str(data)
+    return str(data)[:20]
+
+
+def _probe_consumer(judge, consumer) -> tuple[str, str, _Flow, object]:
+    """Run ``consumer`` alone on the judge's queues: items 0, 1, 2 then None, each delivered late.
+
+    Returns (problem, detail, flow, call); problem is "" when it behaved, else "empty"
+    (it ended before its sentinel), "falsy" (it ended at item 0), "no-stop", "stuck",
+    "raised", "transform-none" or "results".
     """
-    ctx = multiprocessing.get_context()
-    tl = Timeline()
-    q, results = WatchedQueue(tl), ctx.Queue()
-    timeline_items = [Item(n, tl, 0.0, os.getpid()) for n in (1, 2, 3)]
-    proc = ctx.Process(target=run_consumer, args=(consumer, q, results, Transform(tl), tl), name="consumer")
-    proc.start()
-    try:
-        fed = 0
-        for item in [*timeline_items, None]:
-            # wait until the consumer has asked the queue again (or has ended)
-            asked = fed + 1
-            if not _wait_for(tl, lambda ev, k=asked: len(_queue_calls(ev)) >= k or not proc.is_alive(), 8.0):
-                return "stuck", "", tl
-            if not proc.is_alive():
-                break
-            time.sleep(0.03)          # the queue stays empty a while: a real producer can be slow
-            tl.mark("judge puts", "None" if item is None else str(item.n))
-            q.feed(item)
-            fed += 1
-            if item is not None:
-                _wait_for(tl, lambda ev, k=item.n: any(e.what == "take" and e.detail == str(k) for e in ev)
-                          or not proc.is_alive(), 5.0)
-        proc.join(5.0)
-        events = tl.events()
-        error = _raised(events)
-        if error:
-            return "raised", error, tl
-        if proc.is_alive():
-            return "no-stop", "", tl
-        if fed < 4:
-            calls = {e.what for e in _queue_calls(events)}
-            how = ("q.empty()" if "q.empty()" in calls else "q.qsize()" if "q.qsize()" in calls
-                   else "q.get_nowait()" if "q.get_nowait()" in calls else
-                   "a q.get(timeout=...)" if "q.get(timeout)" in calls else "")
-            return "empty", how, tl
-        got = []
-        while True:
-            try:
-                got.append(results.get(timeout=0.5))
-            except queue.Empty:
-                break
-        problem = compare_results(got, Counter([10, 20, 30]))
-        if problem:
-            return "results", problem, tl
-        return "", "", tl
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(1)
+    flow = _Flow(judge, [3], name="consumer alone")
+    queues = _Queues(flow)
+    rec = flow.recorder
+    q = judge.make(f"{MODULE}:CheckerQueue", rec, "q")
+    results = judge.make(f"{MODULE}:CheckerQueue", rec, "results")
+    transform = judge.make(f"{MODULE}:Transform", rec, 0)
+    call = judge.call(consumer, q, results, transform, mode="process", name="consumer")
+    flow.wait_until(lambda: call.pid is not None or call.finished.is_set(), stall=PHASE)
+    flow.roles[call.pid] = "your consumer"
+    for data in [("item", 0), ("item", 1), ("item", 2), ("none",)]:
+        if not flow.wait_until(lambda: queues.waits_long_enough() or call.exited.is_set(), stall=LONG_TIMEOUT + 1.5):
+            return "stuck", "", flow, call
+        if call.exited.is_set():
+            break
+        queues.deliver(data)
+        if data[0] == "item":
+            flow.wait_until(lambda d=data: d[1] in flow.taken() or call.exited.is_set() or
+                            (len(queues.got) >= len(queues.delivered) and queues.pending is not None), stall=PHASE)
+    flow.wait_until(lambda: call.exited.is_set(), stall=PHASE)
+    if call.status == "raised":
+        call.wait(0)
+        return "raised", call.error(), flow, call
+    if not call.exited.is_set():
+        return ("no-stop" if queues.delivered and queues.delivered[-1] == ("none",) else "stuck"), "", flow, call
+    if flow.strange and any(what == "None" for _pid, what in flow.strange):
+        return "transform-none", "", flow, call
+    if not queues.delivered or queues.delivered[-1] != ("none",):
+        if queues.got and queues.got[-1] == ("item", 0) and 0 not in flow.taken():
+            return "falsy", "", flow, call
+        return "empty", queues.how_it_looked(), flow, call
+    got = [d[1] if d[0] == "value" else None for d in queues.items["results"]]
+    if got != [0, 10, 20]:
+        return "results", _describe(got), flow, call
+    return "", "", flow, call
 
 
-# --------------------------------------------------------------------------------------
-# pipeline: producer, consumer
-
-@check(timeout=20, label="producer")
-def check_producer(producer) -> Verdict:
-    """producer(q, items) puts its items in order, and nothing else (no sentinel)."""
-    ctx = multiprocessing.get_context()
-    tl = Timeline()
-    q = ctx.Queue(2)
-    items = [Item(n, tl, 0.0, os.getpid()) for n in range(1, 7)]
-    proc = ctx.Process(target=run_producer, args=(producer, q, items, tl), name="producer")
-    proc.start()
-    got = []
-    try:
-        while len(got) < len(items) + 1:
-            try:
-                got.append(q.get(timeout=5.0 if len(got) < len(items) else 0.3))
-            except queue.Empty:
-                break
-        proc.join(2.0)
-        error = _raised(tl.events())
-        if error:
-            return _error_verdict("producer", "producer(q, items)", error)
-        if proc.is_alive():
-            return failed("producer(q, items) did not return after putting its items: put each item once and return.")
-    finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join(1)
-    if got == items:
-        return passed()
-    if got[:len(items)] == items and len(got) > len(items):
-        return failed(f"producer(q, items) put {got[-1]!r} after its items: a producer puts only its own items, "
-                      "because with several producers an extra None would stop a consumer early; "
-                      "run_pipeline sends the sentinels once every producer has finished.")
-    if sorted(got, key=lambda i: getattr(i, "n", 0)) == items:
-        return failed(f"producer(q, items) put the items in the order {got!r}: put them in the order given.")
-    return failed(f"producer(q, {items!r}) put {got!r} on the queue: put each item of `items`, in order.")
-
-
-@check(timeout=25, label="consumer")
-def check_consumer(consumer) -> Verdict:
-    """consumer(q, results, transform) waits for slow items and stops only at the sentinel."""
-    problem, detail, tl = probe_consumer(consumer)
+@check(timeout=30, label="consumer")
+def check_consumer(judge, consumer) -> Verdict:
+    """consumer(q, results, transform) waits out slow producers, survives item 0, stops only at None."""
+    problem, detail, flow, call = _probe_consumer(judge, consumer)
+    events = flow.events()
+    title = "consumer(q, results, transform): items 0, 1, 2 arrive late, then None"
     if not problem:
-        return passed()
+        return passed("it waited for late items, kept item 0, put [0, 10, 20] on results and stopped at None")
     if problem == "raised":
-        return _error_verdict("consumer", "consumer(q, results, transform)", detail, tl)
+        return failed("pipeline/consumer-raised", f"consumer(q, results, transform) raised {detail}.", events,
+                      title=title)
     if problem == "empty":
-        how = f" (it checked {detail})" if detail else ""
-        return failed(f"consumer returned while the queue was momentarily empty{how}, before its sentinel None "
-                      "arrived, so every later item would be lost: an empty queue only means the producers are "
-                      "slower; block on q.get() and stop only when it returns None.", tl,
-                      title="consumer: stopped before the sentinel")
+        how = f" ({detail})" if detail else ""
+        return failed("pipeline/stops-when-empty", f"consumer returned while the queue was empty{how}, before its "
+                      "sentinel None arrived, so every later item would be lost: an empty queue only means the "
+                      "producers are slower; block on q.get() and stop only when it returns None.", events,
+                      title=title)
+    if problem == "falsy":
+        return failed("pipeline/stops-at-falsy-item", "consumer stopped at the item 0, which is falsy but not the "
+                      "sentinel: test `item is None`, not `not item`.", events, title=title)
     if problem == "no-stop":
-        return failed("consumer did not stop when it received the sentinel None: break out of the loop when "
-                      "q.get() returns None (and never pass None to transform).", tl,
-                      title="consumer: still running after the sentinel")
+        return failed("pipeline/consumer-ignores-sentinel", "consumer did not return after it received the sentinel "
+                      "None: leave the loop when q.get() returns None.", events, title=title)
+    if problem == "transform-none":
+        return failed("pipeline/transform-on-sentinel", "consumer called transform(None): stop at the sentinel "
+                      "before calling transform.", events, title=title)
     if problem == "stuck":
-        return failed("consumer never took an item from the queue q: loop on q.get(), put transform(item) on "
-                      "results, stop at None.", tl)
-    return failed(f"consumer {detail}: put transform(item) on `results` for every item taken from q.", tl)
+        return failed("pipeline/consumer-never-gets", "consumer never asked the queue q for an item: loop "
+                      "on q.get(), put transform(item) on results, stop at None.", events, title=title)
+    return failed("pipeline/consumer-wrong-results", f"for the items 0, 1, 2 consumer put {detail} on results, "
+                  "expected [0, 10, 20]: put transform(item) on results for every item, nothing else.", events,
+                  title=title)
+
+
+@check(timeout=25, label="producer")
+def check_producer(judge, producer) -> Verdict:
+    """producer(q, items) puts its 6 items in order on a queue that holds 2, and nothing else."""
+    flow = _Flow(judge, [6], name="producer alone")
+    queues = _Queues(flow, maxsize={"q": 2})
+    items = judge.make(f"{MODULE}:make_items", flow.recorder, 6)
+    q = judge.make(f"{MODULE}:CheckerQueue", flow.recorder, "q")
+    call = judge.call(producer, q, items, mode="process", name="producer")
+    flow.wait_until(lambda: call.pid is not None or call.finished.is_set(), stall=PHASE)
+    flow.roles[call.pid] = "your producer"
+    title = "producer(q, items) on a queue that holds 2 items"
+    while True:          # take an item only once the producer has met the full queue (blocked, or told Full)
+        ready = flow.wait_until(lambda: call.exited.is_set() or (
+            len(queues.items["q"]) >= 2 and (queues.blocked_puts or queues.polls >= 3)), stall=PHASE)
+        if call.exited.is_set() or not ready:
+            break
+        time.sleep(0.1)
+        queues.take()
+    while queues.items["q"]:
+        queues.take()
+    if call.status == "raised":
+        call.wait(0)
+        return failed("pipeline/producer-raised", f"producer(q, items) raised {call.error()}.", flow.events(),
+                      title=title)
+    if not call.exited.is_set():
+        return failed("pipeline/producer-hangs", "producer(q, items) did not return after its items were taken: put "
+                      f"each item once and return{_stuck(judge)}.", flow.events(), title=title)
+    got = [_shown(d) for d in queues.taken]
+    want = [str(n) for n in range(6)]
+    if got == want:
+        return passed("it put items 0 to 5 in order, blocking while the queue was full, and nothing else")
+    if got[:6] == want:
+        return failed("pipeline/producer-puts-sentinel", f"producer(q, items) put {got[6]} after its items: a producer "
+                      "puts only its own items; with several producers an extra None stops a consumer while the "
+                      "others still produce, so run_pipeline puts the sentinels once every producer has finished.",
+                      flow.events(), title=title)
+    if sorted(got) == want:
+        return failed("pipeline/producer-order", f"producer(q, items) put the items in the order {got}: put them in "
+                      "the order given.", flow.events(), title=title)
+    lost = [n for n in want if n not in got]
+    if lost and queues.calls and any(what == "put" for _t, _n, what in queues.calls):
+        return failed("pipeline/producer-drops-items", f"producer(q, items) lost {_plural(len(lost), 'item')} "
+                      f"({', '.join(lost)}) while the queue was full: q.put(item) blocks until there is room "
+                      "(back-pressure); do not give up on a full queue.", flow.events(), title=title)
+    return failed("pipeline/producer-wrong-items", f"producer(q, items) put {got} for the items 0 to 5: put each "
+                  "item of `items`, in order, and nothing else.", flow.events(), title=title)
 
 
 # --------------------------------------------------------------------------------------
-# pipeline: run_pipeline
+# run_pipeline
 
-@dataclass
-class Scenario:
-    sizes: list[int]
-    n_consumers: int
-    maxsize: int
-    put_delay: float = 0.0           # slow producers
-    take_delay: float = 0.0          # slow consumers
-    deadline: float = 12.0
-    overlap: bool = False            # require consumers to work while producers produce
-    bounded: bool = False            # require back-pressure (at most ~maxsize items in the buffer)
+def _start_pipeline(judge, run_pipeline, sizes: list[int], n_consumers: int, maxsize: int, big_items: int = 0):
+    flow = _Flow(judge, sizes, big_items)
+    batches = judge.make(f"{MODULE}:make_batches", flow.recorder, sizes)
+    transform = judge.make(f"{MODULE}:Transform", flow.recorder, big_items)
+    text = f"run_pipeline(batches, {n_consumers}, transform, {maxsize})"
+    return flow, text, lambda: judge.call(run_pipeline, batches, n_consumers, transform, maxsize,
+                                          name="run_pipeline")
 
 
-def _roles(watch: Watch, events, consumer_name: str, producer_name: str):
-    """Split the started processes into producers and consumers (by what they did, else by target)."""
-    took = {e.pid for e in marks(events, "take")}
-    put = {e.pid for e in marks(events, "put")}
-    consumers, producers = [], []
-    for s in watch.started:
-        if s.pid in took or (s.pid not in put and s.target == consumer_name):
-            consumers.append(s)
-        elif s.pid in put or s.target == producer_name:
-            producers.append(s)
-    return producers, consumers
+def _early_stop(judge, flow: _Flow, consumer, text: str, phase: str) -> Verdict:
+    """A process that sent no item ended while producers still had items: stopped on empty, or a sentinel too early."""
+    events = flow.events()
+    ended = flow.ended_non_producers()
+    spans = [(t - 0.02, t + 0.02) for pid, t in flow.watch.ended.items() if pid in ended]
+    title = f"{text}: a consumer ended early"
+    from ..judge import NotWrittenYet
 
-
-def _early_stop_sentence(consumer, lost: int, total: int) -> str:
-    """Consumers ended before the producers: was it the consumer (empty) or the sentinels (too early)?"""
-    problem, how, _tl = probe_consumer(consumer) if consumer is not None else ("", "", None)
-    if problem == "raised":
-        if how.startswith("NotImplementedError"):
-            return "`consumer` is not written yet (it raises NotImplementedError)."
-        return f"{lost} of {total} items were never transformed: consumer(q, results, transform) raised {how}."
+    problem, how = "", ""
+    if consumer is not None and consumer.info.get("callable"):
+        try:
+            problem, how, _flow, _call = _probe_consumer(judge, consumer)      # which of the two it was
+        except NotWrittenYet:
+            return failed("answer/not-written", "`consumer` is not written yet (it raises NotImplementedError), so "
+                          "the consumers of run_pipeline ended at once.", events, spans, title=title)
     if problem == "empty":
-        checked = f" ({how} said so)" if how else ""
-        return (f"the consumers stopped as soon as the queue looked empty{checked} while the producers were still "
-                f"producing, so {lost} of {total} items {_were(lost)} never transformed: an empty queue only means the "
-                "producers are slower; block on q.get() and stop only at the sentinel None.")
-    return (f"the consumers received their sentinels before the producers had put all their items, so {lost} of "
-            f"{total} items {_were(lost)} never transformed: join every producer first, then put one None per "
-            "consumer.")
+        said = f" ({how})" if how else ""
+        return failed("pipeline/stops-when-empty", f"{phase}, a consumer process ended{said} although the producers "
+                      "had not finished: an empty queue only means the producers are slower; block on q.get() and "
+                      "stop only at the sentinel None.", events, spans, title=title)
+    if problem == "falsy":
+        return failed("pipeline/stops-at-falsy-item", f"{phase}, a consumer process ended at the item 0, which is "
+                      "falsy but not the sentinel: test `item is None`, not `not item`.", events, spans, title=title)
+    return failed("pipeline/sentinel-too-early", f"{phase}, a consumer process ended although the producers had not "
+                  "finished: a None reached it too early. Put the sentinels only after every producer has finished "
+                  "(join them first), one None per consumer, and never let a producer put None.",
+                  events, spans, title=title)
 
 
-def judge_pipeline(run_pipeline, consumer, producer, sc: Scenario) -> Verdict:
-    tl = Timeline()
-    batches = make_batches(sc.sizes, tl, sc.put_delay)
-    total = sum(sc.sizes)
-    expected = Counter(n * 10 for n in range(1, total + 1))
-    call = f"run_pipeline(batches, {sc.n_consumers}, transform, {sc.maxsize})"
-    me = os.getpid()
-    with watch_processes() as watch:
-        outcome = call_in_thread(run_pipeline, batches, sc.n_consumers, Transform(tl, sc.take_delay), sc.maxsize,
-                                 timeout=sc.deadline, name="run_pipeline")
-    watch.record_exits(tl)
-    tl.mark("run_pipeline returned" if outcome.status == "ok" else "check gave up", name="run_pipeline (caller)")
-    events = tl.events()
-    takes = first_times(events, "take")
-    puts = first_times(events, "put", skip_pid=me)
-    producers, consumers = _roles(watch, events, getattr(consumer, "__name__", "consumer"),
-                                  getattr(producer, "__name__", "producer"))
-    lost = total - len(takes)
-    picture = f"{call}: what your processes did"
-
-    if outcome.status == "raised":
-        return failed(f"{call} raised {outcome.describe_error()}.", tl, title=picture)
-    if outcome.status == "hung":
-        waiting = [c for c in consumers if c.alive()]
-        ended = [c for c in consumers if not c.alive()]
-        if lost == 0:
-            if waiting:
-                return failed(f"{call} never returned although every item was transformed: "
-                              f"{plural(len(waiting), 'consumer')} of {len(consumers)} still waited for a sentinel "
-                              "(one None stops one consumer); after the producers finish, put one None per "
-                              "consumer.", tl, [(max(takes.values()), outcome.ended)], title=picture)
-            return failed(f"{call} never returned although every item was transformed: it waits for something "
-                          "that never comes; read exactly one result per item, then join the processes.",
-                          tl, title=picture)
-        if not consumers and puts:
-            return failed(f"{call} hung with the queue full and no consumer running: the producers block on the "
-                          f"bounded queue (maxsize={sc.maxsize}) until someone takes items, so start the consumers "
-                          "together with the producers, and join the producers only after that.", tl,
-                          title=picture)
-        if ended and lost:
-            return failed(_early_stop_sentence(consumer, lost, total).replace(
-                "never transformed", "never transformed and the producers were left blocked"),
-                tl, title=picture)
-        return failed(f"{call} did not finish in {sc.deadline:g} s and only {len(takes)} of {total} items were "
-                      "transformed: start the consumers and producers together, join the producers, put one None "
-                      "per consumer, collect one result per item, then join the consumers.", tl, title=picture)
-
-    problem = compare_results(outcome.value, expected)
+def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big: bool = False) -> Verdict | None:
+    """After the judge let everything go: the call's end, results, roles and leftovers."""
+    flow.wait_until(lambda: call.finished.is_set(), stall=STALL, cap=30.0)
+    title = f"{text}: what your processes did"
+    if not call.finished.is_set():
+        events = flow.events()
+        waiting = flow.others_alive()
+        if len(flow.taken()) == flow.total and big:
+            return failed("pipeline/join-before-results", f"{text} never returned although every item was "
+                          f"transformed{_stuck(judge)}: with results this large ({BIG // 1024} KB) a consumer "
+                          "cannot end until its results have been read (its queue's feeder thread must flush them "
+                          "first), so read every result before joining the consumers; and give each consumer its "
+                          "own None.", events, title=title)
+        if len(flow.taken()) == flow.total and waiting:
+            return failed("pipeline/one-sentinel", f"{text} never returned although every item was transformed: "
+                          f"{_plural(len(waiting), 'process', 'processes')} of yours still waited (one None stops "
+                          f"one consumer){_stuck(judge)}; after the producers finish, put one None per consumer.",
+                          events, title=title)
+        return failed("pipeline/hangs", f"{text} did not finish, and {len(flow.taken())} of {flow.total} items were "
+                      f"transformed{_stuck(judge)}: start the consumers and the producers together, join the "
+                      "producers, put one None per consumer, read one result per item, then join the consumers.",
+                      events, title=title)
+    call.wait(0)
+    if call.status != "returned":
+        return failed("pipeline/raised", f"{text} raised {call.error()}.", flow.events(), title=title)
+    problem = flow.results_problem(call.value)
     if problem:
-        if lost > 0 and len(takes) < total and [c for c in consumers if not c.alive()]:
-            return failed(_early_stop_sentence(consumer, lost, total), tl, title=picture)
-        return failed(f"{call} {problem}: every item must be transformed exactly once.", tl, title=picture)
-
-    left = wait_for_no_descendants(0.5)
+        slug, what = problem
+        return failed(f"pipeline/{slug}", f"{text} {what}: every item must be transformed exactly once.",
+                      flow.events(), title=title)
+    skipped = sorted(set(range(flow.total)) - flow.taken())
+    if skipped:
+        return failed("pipeline/transform-skipped", f"in {text}, transform was never called for item {skipped[0]}: "
+                      "the consumers put transform(item) on results for every item.", flow.events(), title=title)
+    sentence = flow.producer_problem()
+    if sentence:
+        return failed("pipeline/producer-count", f"in {text}, {sentence}.", flow.events(), title=title)
+    consumers = flow.consumers()
+    if len(consumers) > n_consumers:
+        return failed("pipeline/consumer-count", f"in {text}, {len(consumers)} processes called transform, more than "
+                      f"n_consumers={n_consumers}: start exactly n_consumers consumer processes.", flow.events(),
+                      title=title)
+    if flow.stage in consumers:
+        return failed("pipeline/consumer-count", f"in {text}, the caller itself called transform: the consumers "
+                      "run in processes of their own.", flow.events(), title=title)
+    left = _left_running(flow)
     if left:
-        return failed(f"{plural(len(left), 'process', 'processes')} of run_pipeline "
-                      f"{'was' if len(left) == 1 else 'were'} still running after it "
-                      "returned: join every producer and consumer before returning.", tl,
-                      [(outcome.ended, time.perf_counter())], title=picture)
-    if sc.overlap or sc.bounded:
-        if not takes or not puts:
-            return failed(f"{call} returned the right results, but no item went through a queue between "
-                          "producer and consumer processes: run one producer process per batch and the "
-                          "consumers in processes of their own, connected by a Queue(maxsize).", tl, title=picture)
-        if sc.bounded:
-            most, when = most_in_buffer(puts, takes)
-            allowed = sc.maxsize + len(producers) + max(len(consumers), sc.n_consumers)
-            if most > allowed:
-                return failed(f"the queue between producers and consumers held {most} items at once although "
-                              f"maxsize was {sc.maxsize}: create it with multiprocessing.Queue(maxsize), so that "
-                              "fast producers block (back-pressure) instead of piling items up.", tl, [when],
-                              title=f"{call}: items in the buffer")
-        first_take, last_put = min(takes.values()), max(puts.values())
-        if sc.overlap and first_take > last_put:
-            return failed(f"no consumer took an item before the producers had put all {total} items: start the "
-                          "consumers together with the producers, so that they work at the same time.", tl,
-                          [(min(puts.values()), first_take)], title=picture)
-    return passed()
+        return failed("pipeline/left-running", f"{_plural(len(left), 'process', 'processes')} of yours "
+                      f"{_were(len(left))} still running after {text} returned: give every consumer its None and "
+                      "join every producer and consumer before returning.", flow.events(),
+                      [(call.ended, time.perf_counter())], title=title)
+    return None
 
 
-@check(timeout=25, label="run_pipeline")
-def check_run_pipeline(run_pipeline, consumer=None, producer=None) -> Verdict:
-    """Two batches, two consumers, a small buffer: every item comes back transformed, once."""
-    return judge_pipeline(run_pipeline, consumer, producer, Scenario([3, 4], 2, 2))
+@check(timeout=40, label="run_pipeline")
+def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Verdict:
+    """Producers pause until the consumers wait; the last item comes late; every result comes back once."""
+    sizes, n_consumers, maxsize, hold = [3, 4], 3, 8, 0.5
+    flow, text, start = _start_pipeline(judge, run_pipeline, sizes, n_consumers, maxsize)
+    last = flow.batches[-1][-1]                    # the last item of the longest batch comes late
+    phase = {"now": 1}
+    flow.hold_put = lambda n, pid: phase["now"] == 1 or (phase["now"] == 2 and n == last)
+    call = start()
+
+    # 1. no item moves until every producer and the consumers are seen asleep, and then a while longer
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or (
+        flow.watch.quiet() and len(flow.waiting_producers()) >= len(sizes) and
+        len(flow.others_alive()) >= n_consumers), stall=PHASE)
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or flow.watch.quiet(), stall=PHASE)
+    held_since = time.perf_counter()
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or
+                    time.perf_counter() - held_since >= hold, stall=hold + 1)
+    if call.finished.is_set() and call.status == "raised":
+        call.wait(0)
+        return failed("pipeline/raised", f"{text} raised {call.error()}.", flow.events())
+    if flow.stopped_early():
+        return _early_stop(judge, flow, consumer, text, "while the producers were paused and the queue was empty")
+    no_overlap = failed("pipeline/no-overlap", f"in {text}, no consumer process was running while the producers "
+                        "were producing (they waited to put their first item): start the consumers together with "
+                        "the producers, and join the producers only after that.", flow.events(),
+                        title=f"{text}: producers without consumers")
+    if flow.waiting_puts and not flow.others_alive():
+        return no_overlap
+    paused_with = set(flow.watch.alive)
+
+    # 2. everything but the last item goes; the consumers must still be there when it comes
+    with flow.cv:
+        phase["now"] = 2
+        flow.cv.notify_all()
+
+    def only_the_last_left() -> bool:
+        others = [pid for pid in flow.producers() if pid != flow.put_by.get(last)]
+        return (last in flow.waiting_puts and flow.taken() >= set(range(flow.total)) - {last} and
+                all(pid in flow.watch.ended for pid in others) and flow.watch.quiet())
+
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or only_the_last_left(), stall=PHASE)
+    if flow.stopped_early():
+        return _early_stop(judge, flow, consumer, text, "while a producer still had its last item to put")
+
+    # 3. the last item goes; one None per consumer must stop them all
+    with flow.cv:
+        phase["now"] = 3
+        flow.cv.notify_all()
+    verdict = _finish_pipeline(judge, flow, call, text, n_consumers)
+    if verdict:
+        return verdict
+    if flow.put_by and not flow.consumers() & paused_with:
+        return no_overlap                          # the process alive then was not a consumer (a Manager, say)
+    return passed(f"{len(sizes)} producers and {n_consumers} consumers ran at once; the consumers waited out a pause "
+                  f"and a late last item, took item 0, and all {flow.total} results came back once")
 
 
-@check(timeout=30, label="run_pipeline")
-def check_run_pipeline_slow_producers(run_pipeline, consumer=None, producer=None) -> Verdict:
-    """Producers slower than consumers: the queue is often empty, nothing may be lost."""
-    return judge_pipeline(run_pipeline, consumer, producer,
-                          Scenario([4, 4, 4], 3, 2, put_delay=0.04, overlap=True))
-
-
-@check(timeout=30, label="run_pipeline")
-def check_run_pipeline_back_pressure(run_pipeline, consumer=None, producer=None) -> Verdict:
-    """Consumers slower than producers: the bounded queue fills, producers block, both run at once."""
-    return judge_pipeline(run_pipeline, consumer, producer,
-                          Scenario([8, 8, 8], 2, 2, take_delay=0.02, overlap=True, bounded=True))
+@check(timeout=40, label="run_pipeline")
+def check_run_pipeline_busy_consumers(judge, run_pipeline, consumer=None, producer=None) -> Verdict:
+    """Every transform waits until all four consumers are inside: exactly four, a bounded queue, large results."""
+    sizes, n_consumers, maxsize, big_items = [3, 15], 4, 3, 4
+    flow, text, start = _start_pipeline(judge, run_pipeline, sizes, n_consumers, maxsize, big_items)
+    held = {"on": True}
+    flow.hold_take = lambda n, pid: held["on"]
+    call = start()
+    flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
+        flow.watch.quiet() and len(flow.in_transform) >= n_consumers) or (
+        flow.watch.quiet(0.6) and flow.available() >= 1), stall=PHASE)
+    inside, in_buffer = len(flow.in_transform), flow.available()
+    title = f"{text}: every transform held until {n_consumers} consumers are inside"
+    if inside > n_consumers:
+        return failed("pipeline/consumer-count", f"{inside} processes were inside transform at the same time in "
+                      f"{text}: start exactly n_consumers={n_consumers} consumer processes.", flow.events(),
+                      title=title)
+    allowed = maxsize + len(sizes) + n_consumers
+    if in_buffer > allowed:
+        return failed("pipeline/unbounded-queue", f"while the consumers were busy, {in_buffer} items were put and "
+                      f"not taken although maxsize was {maxsize}: create the queue with multiprocessing.Queue(maxsize) "
+                      "so that fast producers block (back-pressure) instead of piling items up.", flow.events(),
+                      title=title)
+    if not call.finished.is_set() and inside < n_consumers and in_buffer:
+        return failed("pipeline/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
+                      f"{_plural(in_buffer, 'item')} {_were(in_buffer)} waiting in the queue: start n_consumers="
+                      f"{n_consumers} consumer processes (there may be more consumers than batches).",
+                      flow.events(), title=title)
+    with flow.cv:
+        held["on"] = False
+        flow.cv.notify_all()
+    verdict = _finish_pipeline(judge, flow, call, text, n_consumers, big=True)
+    if verdict:
+        return verdict
+    return passed(f"{n_consumers} consumers (for {len(sizes)} batches) were busy at once while the producers blocked "
+                  f"with {in_buffer} items waiting (maxsize={maxsize}); all {flow.total} results, "
+                  f"{big_items} of them {BIG // 1024} KB, came back once")
 
 
 # --------------------------------------------------------------------------------------
-# joinable_pipeline: run_joinable
+# run_joinable
 
-def judge_joinable(run_joinable, n_items: int, n_consumers: int, delay: float) -> Verdict:
-    tl = Timeline()
-    items = [Item(n, tl, 0.0, os.getpid()) for n in range(1, n_items + 1)]
-    expected = Counter(n * 10 for n in range(1, n_items + 1))
-    call = f"run_joinable(items, {n_consumers}, transform)"
-    picture = f"{call}: what your processes did"
-    with watch_processes() as watch:
-        outcome = call_in_thread(run_joinable, items, n_consumers, Transform(tl, delay), timeout=8.0,
-                                 name="run_joinable")
-    watch.record_exits(tl)
-    tl.mark("run_joinable returned" if outcome.status == "ok" else "check gave up", name="run_joinable (caller)")
-    takes = first_times(tl.events(), "take")
-    if outcome.status == "raised":
-        return failed(f"{call} raised {outcome.describe_error()}.", tl, title=picture)
-    if outcome.status == "hung":
-        if len(takes) == n_items:
-            return failed(f"{call} never returned although every item was transformed: q.join() waits until "
-                          "task_done() has been called once per item, so call q.task_done() after each item a "
-                          "consumer takes (in a finally: block).", tl, [(max(takes.values()), outcome.ended)],
-                          title=picture)
-        if not takes:
-            return failed(f"{call} did not return within 8 s and no consumer took an item: start the daemon "
-                          "consumers before putting the items, then wait with q.join().", tl, title=picture)
-        return failed(f"{call} did not return within 8 s and only {len(takes)} of {n_items} items were "
-                      "transformed: every consumer loops on q.get(), puts transform(item) on the results and "
-                      "calls q.task_done().", tl, title=picture)
-    problem = compare_results(outcome.value, expected)
+def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: bool = False) -> Verdict | None:
+    """The transform that completes the set of items is held; with ``gather``, every transform until all meet."""
+    flow = _Flow(judge, [count], name="run_joinable")
+    flow.caller_puts = True
+    items = judge.make(f"{MODULE}:make_items", flow.recorder, count)
+    transform = judge.make(f"{MODULE}:Transform", flow.recorder, 0)
+    text = f"run_joinable(items, {n_consumers}, transform)"
+    title = f"{text}: what your processes did"
+    meet = min(count, n_consumers)
+    state = {"final": None, "hold": True, "gathered": not gather}
+
+    def hold_take(n, pid) -> bool:
+        if state["final"] is None and flow.taken() >= set(range(count)) and \
+                sum(1 for _t, m, _p in flow.takes if m == n) == 1:
+            state["final"] = n                    # this transform completes the set: it ends late
+        return not state["gathered"] or (state["hold"] and state["final"] == n)
+
+    flow.hold_take = hold_take
+    call = judge.call(run_joinable, items, n_consumers, transform, name="run_joinable")
+    if gather:
+        flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
+            flow.watch.quiet() and (len(flow.in_transform) >= meet or flow.available() >= 1)), stall=PHASE)
+        inside, alive = len(flow.in_transform), len(flow.watch.alive)
+        if not call.finished.is_set() and inside < meet:
+            return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
+                          f"{_plural(count - inside, 'item')} waited: start n_consumers={n_consumers} consumer "
+                          "processes.", flow.events(), title=title)
+        if not call.finished.is_set() and alive < n_consumers:
+            return failed("joinable/consumer-count", f"only {_plural(alive, 'process', 'processes')} of yours ran in "
+                          f"{text}: start n_consumers={n_consumers} consumers, even when there are fewer items.",
+                          flow.events(), title=title)
+        with flow.cv:
+            state["gathered"] = True
+            flow.cv.notify_all()
+    flow.wait_until(lambda: call.finished.is_set() or (state["final"] is not None and flow.watch.quiet()),
+                    stall=PHASE)
+    if state["final"] is not None and not call.finished.is_set():
+        since = time.perf_counter()
+        flow.wait_until(lambda: call.finished.is_set() or time.perf_counter() - since >= 0.3, stall=1.0)
+    flow.release()
+    with flow.cv:
+        state["hold"] = False
+    flow.wait_until(lambda: call.finished.is_set(), stall=STALL, cap=30.0)
+    with flow.cv:
+        all_done = flow.transformed[count - 1] if len(flow.transformed) >= count else float("inf")
+    if call.status == "returned" and call.ended < all_done:
+        late = "" if state["final"] is None else f" (item {state['final']}, which the checker made slow)"
+        return failed("joinable/returned-early", f"{text} returned before every item was transformed{late}: wait "
+                      "with q.join(), and call q.task_done() only after the result is on the results queue.",
+                      flow.events(), [(call.ended, min(all_done, time.perf_counter()))], title=title)
+    if not call.finished.is_set():
+        lines = _stuck_lines(judge)
+        waiting_on_queue = any(line.startswith("the call") and "synchronize.py" in line for line in lines)
+        if len(flow.taken()) == count and waiting_on_queue:                 # q.join(), not Process.join()
+            return failed("joinable/no-task-done", f"{text} never returned although every item was transformed"
+                          f"{_stuck(judge, lines)}: q.join() returns only once q.task_done() has been called for "
+                          "every item (sentinels included), so call it after each item, in a finally: block.",
+                          flow.events(), title=title)
+        if len(flow.taken()) == count:
+            return failed("joinable/joins-running-consumers", f"{text} never returned although every item was "
+                          f"transformed{_stuck(judge, lines)}: a consumer that loops for ever never ends, so stop it "
+                          "(a None it understands, or terminate()) before you join it.", flow.events(), title=title)
+        return failed("joinable/hangs", f"{text} did not finish, and {len(flow.taken())} of {count} items were "
+                      f"transformed{_stuck(judge, lines)}: start the daemon consumers, put every item, wait with "
+                      "q.join().", flow.events(), title=title)
+    call.wait(0)
+    if call.status != "returned":
+        return failed("joinable/raised", f"{text} raised {call.error()}.", flow.events(), title=title)
+    problem = flow.results_problem(call.value)
     if problem:
-        return failed(f"{call} {problem}: collect exactly one result per item after q.join().", tl, title=picture)
-    left = wait_for_no_descendants(0.3)
+        slug, what = problem
+        return failed(f"joinable/{slug}", f"{text} {what}: collect exactly one result per item after q.join().",
+                      flow.events(), title=title)
+    skipped = sorted(set(range(count)) - flow.taken())
+    if skipped:
+        return failed("joinable/transform-skipped", f"in {text}, transform was never called for item {skipped[0]}: "
+                      "the consumers put transform(item) on results for every item.", flow.events(), title=title)
+    consumers = flow.consumers()
+    if flow.stage in consumers:
+        return failed("joinable/no-consumer-process", f"in {text} the caller called transform itself: the consumers "
+                      "are daemon processes of their own.", flow.events(), title=title)
+    if len(consumers) > n_consumers:
+        return failed("joinable/consumer-count", f"in {text}, {len(consumers)} processes called transform, more "
+                      f"than n_consumers={n_consumers}.", flow.events(), title=title)
+    left = _left_running(flow)
     if left:
-        pids = {p.pid for p in left}
-        lingering = [s for s in watch.started if s.pid in pids]
-        non_daemon = [s for s in lingering if not s.daemon]
-        tl.mark("still running", plural(len(left), "process", "processes"), name="run_joinable (caller)")
-        span = [(outcome.ended, time.perf_counter())]
-        if non_daemon:
-            return failed(f"after {call} returned, {plural(len(left), 'consumer process', 'consumer processes')} "
-                          f"{'was' if len(left) == 1 else 'were'} still running, not daemons and blocked in "
-                          "q.get() for ever (a notebook kernel never exits, and it would wait for them): make the "
-                          "consumers daemons and stop them once q.join() has returned "
-                          "(terminate() and join() them).", tl, span, title=picture)
-        return failed(f"after {call} returned, {plural(len(left), 'process', 'processes')} "
-                      f"{'was' if len(left) == 1 else 'were'} still running: a "
-                      "notebook kernel never exits, so daemon consumers do not die on their own; once q.join() "
-                      "has returned, terminate() and join() them.", tl, span, title=picture)
-    return passed()
+        return failed("joinable/left-running", f"after {text} returned, {_plural(len(left), 'process', 'processes')} "
+                      f"of yours {_were(len(left))} still running: a notebook kernel never exits, so even daemon "
+                      "consumers never die on their own; once q.join() has returned, stop them (a None each, or "
+                      "terminate()) and join them.", flow.events(), [(call.ended, time.perf_counter())],
+                      title=title)
+    return None
 
 
-@check(timeout=25, label="run_joinable")
-def check_run_joinable(run_joinable) -> Verdict:
-    """A few items, two consumers: every result once, nothing left running."""
-    return judge_joinable(run_joinable, 6, 2, 0.0)
+@check(timeout=30, label="run_joinable")
+def check_run_joinable(judge, run_joinable) -> Verdict:
+    """Six items, two consumers, the last transform ends late: q.join() must wait; nothing left running."""
+    verdict = _judge_joinable(judge, run_joinable, 6, 2)
+    return verdict or passed("q.join() waited for the last (late) item; all 6 results came back once and no "
+                             "consumer was left running")
 
 
-@check(timeout=25, label="run_joinable")
-def check_run_joinable_slow(run_joinable) -> Verdict:
-    """Slow transforms and three consumers: q.join() must wait for every task_done(); nothing left running."""
-    return judge_joinable(run_joinable, 12, 3, 0.02)
+@check(timeout=30, label="run_joinable")
+def check_run_joinable_idle_consumers(judge, run_joinable) -> Verdict:
+    """Four consumers for three items: the idle one must be stopped too."""
+    verdict = _judge_joinable(judge, run_joinable, 3, 4, gather=True)
+    return verdict or passed("4 consumers for 3 items were all started, 3 worked at once; all 3 results came back "
+                             "once and no consumer, busy or idle, was left running")

@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: runs the producers to the end before starting any consumer: with a bounded queue they block for ever
+# mistake: pipeline/no-overlap
 # %% pipeline
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: unbounded queue, producers run to the end before any consumer starts: correct results, no concurrency
+# mistake: pipeline/no-overlap
 # %% pipeline
 import multiprocessing
 

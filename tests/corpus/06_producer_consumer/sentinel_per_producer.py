@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: each producer ends its batch with a None: the first producer to finish stops a consumer while others still produce
+# mistake: pipeline/sentinel-too-early
 # %% pipeline
 import multiprocessing
 

@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: sentinels before the producers have finished, results collected with a timeout (returns short instead of hanging)
+# mistake: pipeline/sentinel-too-early
 # %% pipeline
 import multiprocessing
 import queue

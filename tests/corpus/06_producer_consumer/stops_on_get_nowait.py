@@ -1,5 +1,6 @@
 # expect: pipeline=fail
 # why: the consumer takes items with get_nowait() and stops at queue.Empty, i.e. whenever it outruns the producers
+# mistake: pipeline/stops-when-empty
 # %% pipeline
 import multiprocessing
 import queue

@@ -1,5 +1,6 @@
 # expect: framing=fail
 # why: the read loops never check for b"": a close inside a message makes recv_msg spin for ever
+# mistake: framing/spins-on-close
 # %% framing
 import struct
 

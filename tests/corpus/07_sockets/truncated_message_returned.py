@@ -1,5 +1,6 @@
 # expect: framing=fail
 # why: a message cut short by a close is returned as it is instead of raising ConnectionError
+# mistake: framing/cut-not-error
 # %% framing
 import struct
 

@@ -1,5 +1,6 @@
 # expect: pipeline=fail
-# why: ignores maxsize (Queue() is unbounded): fast producers pile every item up instead of blocking
+# why: one producer process puts every batch, one after the other, instead of one producer per batch
+# mistake: pipeline/producer-count
 # %% pipeline
 import multiprocessing
 
@@ -17,16 +18,19 @@ def consumer(q, results, transform):
         results.put(transform(item))
 
 
+def produce_all(q, batches):
+    for batch in batches:
+        producer(q, batch)
+
+
 def run_pipeline(batches, n_consumers, transform, maxsize):
-    q = multiprocessing.Queue()
+    q = multiprocessing.Queue(maxsize)
     results = multiprocessing.Queue()
-    producers = [multiprocessing.Process(target=producer, args=(q, b)) for b in batches]
-    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform))
-                 for _ in range(n_consumers)]
-    for p in producers + consumers:
+    feeder = multiprocessing.Process(target=produce_all, args=(q, batches))
+    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform)) for _ in range(n_consumers)]
+    for p in consumers + [feeder]:
         p.start()
-    for p in producers:
-        p.join()
+    feeder.join()
     for _ in consumers:
         q.put(None)
     out = [results.get() for _ in range(sum(len(b) for b in batches))]

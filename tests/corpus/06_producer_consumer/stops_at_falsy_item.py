@@ -1,5 +1,6 @@
 # expect: pipeline=fail
-# why: puts the sentinels right after starting the producers instead of after joining them
+# why: the consumer loops `while item := q.get()`: it stops at the item 0, which is falsy but not the sentinel
+# mistake: pipeline/stops-at-falsy-item
 # %% pipeline
 import multiprocessing
 
@@ -10,10 +11,7 @@ def producer(q, items):
 
 
 def consumer(q, results, transform):
-    while True:
-        item = q.get()
-        if item is None:
-            break
+    while item := q.get():
         results.put(transform(item))
 
 
@@ -21,17 +19,14 @@ def run_pipeline(batches, n_consumers, transform, maxsize):
     q = multiprocessing.Queue(maxsize)
     results = multiprocessing.Queue()
     producers = [multiprocessing.Process(target=producer, args=(q, b)) for b in batches]
-    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform))
-                 for _ in range(n_consumers)]
-    for p in producers + consumers:
+    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform)) for _ in range(n_consumers)]
+    for p in consumers + producers:
         p.start()
-    for _ in consumers:
-        q.put(None)
     for p in producers:
         p.join()
+    for _ in consumers:
+        q.put(None)
+    out = [results.get() for _ in range(sum(len(b) for b in batches))]
     for c in consumers:
         c.join()
-    out = []
-    while not results.empty():
-        out.append(results.get())
     return out

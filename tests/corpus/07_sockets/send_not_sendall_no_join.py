@@ -1,5 +1,6 @@
-# expect: framing=fail
-# why: send() instead of sendall(): on a socket with a timeout a big message is written only in part
+# expect: framing=fail serve=fail
+# why: two independent mistakes: send() instead of sendall(), so on a socket with a timeout a big message is written only in part; serve returns right after starting the handlers, without waiting for them
+# mistake: framing/partial-send serve/no-wait
 # %% framing
 import struct
 
@@ -29,3 +30,13 @@ def recv_msg(sock):
     if len(body) < size:
         raise ConnectionError("closed in the message")
     return body
+
+# %% serve
+import multiprocessing
+
+
+def serve(listener, handler, n_clients):
+    for _ in range(n_clients):
+        conn, _ = listener.accept()
+        multiprocessing.Process(target=handler, args=(conn,)).start()
+        conn.close()

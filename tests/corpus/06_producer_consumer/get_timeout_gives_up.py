@@ -1,5 +1,6 @@
 # expect: pipeline=fail
-# why: the consumer loops while not q.empty(): it quits as soon as it outruns the producers
+# why: the consumer waits at most 0.2 s for each item and returns on queue.Empty: producers that pause longer lose it
+# mistake: pipeline/stops-when-empty
 # %% pipeline
 import multiprocessing
 import queue
@@ -11,10 +12,13 @@ def producer(q, items):
 
 
 def consumer(q, results, transform):
-    while not q.empty():
-        item = q.get()
+    while True:
+        try:
+            item = q.get(timeout=0.2)
+        except queue.Empty:
+            return                 # "the producers must be done by now"
         if item is None:
-            break
+            return
         results.put(transform(item))
 
 
@@ -22,9 +26,8 @@ def run_pipeline(batches, n_consumers, transform, maxsize):
     q = multiprocessing.Queue(maxsize)
     results = multiprocessing.Queue()
     producers = [multiprocessing.Process(target=producer, args=(q, b)) for b in batches]
-    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform))
-                 for _ in range(n_consumers)]
-    for p in producers + consumers:
+    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform)) for _ in range(n_consumers)]
+    for p in consumers + producers:
         p.start()
     for p in producers:
         p.join()

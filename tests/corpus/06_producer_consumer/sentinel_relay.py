@@ -1,5 +1,5 @@
-# expect: pipeline=fail
-# why: one None for several consumers: one stops, the others wait forever and run_pipeline hangs joining them
+# expect: pipeline=pass
+# why: correct, another structure: run_pipeline puts one None; each consumer that gets it puts it back for the next one
 # %% pipeline
 import multiprocessing
 
@@ -13,7 +13,8 @@ def consumer(q, results, transform):
     while True:
         item = q.get()
         if item is None:
-            break
+            q.put(None)            # pass the sentinel on to the next consumer
+            return
         results.put(transform(item))
 
 
@@ -21,8 +22,7 @@ def run_pipeline(batches, n_consumers, transform, maxsize):
     q = multiprocessing.Queue(maxsize)
     results = multiprocessing.Queue()
     producers = [multiprocessing.Process(target=producer, args=(q, b)) for b in batches]
-    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform))
-                 for _ in range(n_consumers)]
+    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform)) for _ in range(n_consumers)]
     for p in producers + consumers:
         p.start()
     for p in producers:

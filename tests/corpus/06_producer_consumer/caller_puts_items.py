@@ -1,5 +1,6 @@
 # expect: pipeline=fail
-# why: never stops the consumers: returns with them still blocked in q.get()
+# why: no producer processes: the caller puts every item on the queue itself
+# mistake: pipeline/producer-count
 # %% pipeline
 import multiprocessing
 
@@ -20,10 +21,14 @@ def consumer(q, results, transform):
 def run_pipeline(batches, n_consumers, transform, maxsize):
     q = multiprocessing.Queue(maxsize)
     results = multiprocessing.Queue()
-    producers = [multiprocessing.Process(target=producer, args=(q, b)) for b in batches]
-    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform), daemon=True)
-                 for _ in range(n_consumers)]
-    for p in consumers + producers:
-        p.start()
+    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform)) for _ in range(n_consumers)]
+    for c in consumers:
+        c.start()
+    for batch in batches:
+        producer(q, batch)         # in the caller: no producer process at all
+    for _ in consumers:
+        q.put(None)
     out = [results.get() for _ in range(sum(len(b) for b in batches))]
+    for c in consumers:
+        c.join()
     return out
