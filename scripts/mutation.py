@@ -66,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="only list the mutants")
     parser.add_argument("--verbose", action="store_true", help="list every mutant's verdicts")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--corpus", action="store_true",
+                        help="instead: run the oracles on the corpus files and compare with their `# expect:` lines")
     args = parser.parse_args(argv)
 
     if args.start_method:
         multiprocessing.set_start_method(args.start_method, force=True)
         os.environ["COURSE_START_METHOD"] = args.start_method
     assignments = args.assignment or sorted(oracles.MODULES)
+    if args.corpus:
+        return corpus_agreement(assignments, args)
     operators = {k: v for k, v in OPERATORS.items() if k in args.operator} if args.operator else None
     work, references = [], {}
     for assignment in assignments:
@@ -127,6 +131,37 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(to_json(reports))
     bad = any((o.wrong and o.caught is False) or (not o.wrong and o.caught) for r in reports for o in r.outcomes)
     return 1 if bad or not all(r.reference_ok for r in reports) else 0
+
+
+def corpus_agreement(assignments: list[str], args) -> int:
+    """The oracles' verdicts on the hand-written corpus against its ``# expect:`` lines (a check of the oracles)."""
+    from course import corpus
+
+    cases = []
+    for assignment in assignments:
+        sections = reference_sections(assignment)
+        for student in corpus(assignment):
+            for exercise in oracles.exercises(assignment):
+                if args.exercise and exercise not in args.exercise:
+                    continue
+                if exercise in student.sections or exercise in student.expect:
+                    cases.append((assignment, exercise, sections, student))
+    disagree = []
+    started = time.monotonic()
+    for assignment, exercise, sections, student in tqdm(cases, unit="case", disable=not sys.stderr.isatty()):
+        answer = student.sections.get(exercise, sections[exercise])
+        trials = run_trials(assignment, exercise, program(sections, exercise, answer), args.n, args.seed)
+        expect = student.expect.get(exercise, "pass")
+        wrong = trials.wrong or bool(trials.error)
+        if wrong != (expect != "pass"):
+            disagree.append(f"  {assignment}/{student.id} {exercise}: expect {expect}, the oracle says "
+                            f"{'wrong: ' + (trials.summary() or trials.error[-200:]) if wrong else 'correct'}"
+                            + (f" ({trials.violations[0]['detail']})" if trials.violations else "")
+                            + f"\n      why: {student.why}")
+    print(f"{len(cases)} corpus cases, oracle N={args.n}, in {time.monotonic() - started:.0f} s: "
+          f"{len(disagree)} where the oracle disagrees with `# expect:`")
+    print("\n".join(disagree))
+    return 1 if disagree else 0
 
 
 def judge(assignment, exercise, sections, number, mutant, args, graded, grade) -> Outcome:

@@ -179,9 +179,12 @@ def book_ticket_trial(student, rng) -> None:
     tickets, buyers = rng.randint(0, 3), rng.randint(2, 6)
     db = TicketDB(tickets, buyers, rng.choice([0, 0.001, 0.005, 0.02]), rendezvous=1.0)
     answers = multiprocessing.RawArray("i", [-1] * (buyers + 1))
-    barrier, errors = multiprocessing.Barrier(buyers), multiprocessing.SimpleQueue()
+    hold = rng.choice([0.0, 0.0, rng.uniform(0.3, 1.5)])              # another process holds the lock a while
+    barrier, errors = multiprocessing.Barrier(buyers + (1 if hold else 0)), multiprocessing.SimpleQueue()
     procs = [multiprocessing.Process(target=_buyer, args=(student.book_ticket, lock, db, i, barrier, answers, errors))
              for i in range(1, buyers + 1)]
+    if hold:
+        procs.append(multiprocessing.Process(target=_holder, args=(lock, barrier, hold)))
     for p in procs:
         p.start()
     join_all(procs, 10, "buyers")
@@ -191,7 +194,8 @@ def book_ticket_trial(student, rng) -> None:
     left, recorded, overlapped, order = db.state()
     got = list(answers[1:])
     winners = [i for i in range(1, buyers + 1) if got[i - 1] == 1]
-    setting = f"{buyers} buyers for {tickets} ticket(s)"
+    setting = f"{buyers} buyers for {tickets} ticket(s)" + (f", the lock held {hold:.1f} s by another process"
+                                                             if hold else "")
     if 2 in got:
         raise Violation("answer is not True/False", setting)
     if len(winners) > tickets or len(recorded) > tickets or left < 0:
@@ -256,7 +260,7 @@ def _auditor(locks, accounts, total, stop, bad) -> None:
 @oracle("transfer", timeout=14)
 def transfer_trial(student, rng) -> None:
     names = rng.sample(["a", "b", "c", "d", "x"], rng.randint(2, 4))       # insertion order is not sorted order
-    jitter = rng.choice([0.001, 0.003, 0.01])
+    jitter = rng.choice([0.002, 0.005, 0.01])
     locks = {n: SlowLock(jitter) for n in names}
     start = {n: rng.randint(500, 1000) for n in names}
     accounts = {n: Account(start[n], jitter / 2) for n in names}
@@ -264,7 +268,7 @@ def transfer_trial(student, rng) -> None:
     moves = []
     for _ in range(workers):
         mine = []
-        for _ in range(rng.randint(3, 8)):
+        for _ in range(rng.randint(4, 12)):
             src = rng.choice(names)
             dst = src if rng.random() < 0.15 else rng.choice([n for n in names if n != src])
             mine.append((src, dst, rng.randint(1, 40)))
@@ -277,8 +281,13 @@ def transfer_trial(student, rng) -> None:
     stop, bad = multiprocessing.Event(), multiprocessing.RawValue("q", -1)
     auditor = multiprocessing.Process(target=_auditor, args=(locks, accounts, sum(start.values()), stop, bad))
     auditor.start()
+    hold = rng.choice([0.0, 0.0, rng.uniform(0.3, 1.5)])              # another process holds a lock a while
+    if hold:
+        barrier = multiprocessing.Barrier(workers + 1)
     procs = [multiprocessing.Process(target=_transferrer, args=(student.transfer, locks, accounts, m, barrier, errors))
              for m in moves]
+    if hold:
+        procs.append(multiprocessing.Process(target=_holder, args=(locks[rng.choice(names)].raw, barrier, hold)))
     for p in procs:
         p.start()
     join_all(procs, 8, "crossing transfers (a deadlock?)")
