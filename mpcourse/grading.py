@@ -51,7 +51,7 @@ from jupyter_core.utils import ensure_async, run_sync
 from nbclient.client import NotebookClient
 from nbclient.exceptions import DeadKernelError
 from nbformat import NotebookNode
-from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from nbgrader.preprocessors import Execute
 from traitlets import Bool, Dict, Float, Integer
 
 from . import sandbox as _sandbox
@@ -412,7 +412,7 @@ class GradingExecute(Execute):
     def _get_timeout(self, cell):
         timeout = self._timeout_of(cell) if cell is not None else self.other_cell_timeout
         if self._planned is not None and cell is not None and id(cell) in self._planned:
-            timeout = max(5, min(timeout, self.other_cell_timeout))    # the kernel only hands objects over
+            timeout = self._handover_timeout(timeout)                   # the kernel only hands objects over
         left = self._budget_left()
         return max(1, min(timeout, int(left) + 1)) if left is not None else timeout
 
@@ -423,19 +423,27 @@ class GradingExecute(Execute):
         return None if self._budget_end is None else self._budget_end - time.monotonic()
 
     def _budget(self, nb, trusted: dict) -> float:
-        """The sum of the trusted code cells' timeouts, plus a margin: added cells bring no time of their own.
+        """The kernel's time for the whole notebook: the trusted code cells' time limits, plus a margin.
 
-        A test cell that hands checks over counts for its checks' time (they are judged
-        while the kernel goes on), so the whole notebook, verdicts included, fits.
+        Cells a student adds to the notebook's JSON bring no time of their own, and
+        replays after a restart spend the same budget. A test cell whose checks are
+        handed over counts only for the hand-over (the judges work while the kernel goes
+        on; each check has its own deadline).
         """
         total = 0
         counted = set()
-        for cell in nb.cells:
+        for index, cell in enumerate(nb.cells):
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if cell.cell_type == "code" and gid and (not trusted or gid in trusted) and gid not in counted:
-                total += self._timeout_of(cell)
+                timeout = self._timeout_of(cell)
+                if index in (self._plan or {}):
+                    timeout = self._handover_timeout(timeout)
+                total += timeout
                 counted.add(gid)
         return total + self.budget_margin
+
+    def _handover_timeout(self, timeout: int) -> int:
+        return max(5, min(timeout, self.other_cell_timeout))
 
     async def _async_handle_timeout(self, timeout, cell=None):
         """Interrupt; a kernel that does not answer within ``interrupt_grace`` is stuck: restart it."""
@@ -546,6 +554,7 @@ class GradingExecute(Execute):
         started = time.monotonic()
         budget = self._budget(nb, _trusted_sources(resources))
         self._budget_end = started + budget
+        self._kernel_done = started
         concurrency = self.judge_concurrency or int(os.environ.get("MPCOURSE_JUDGES", 0) or 0) or max(
             2, os.cpu_count() or 2)
         limits = self._limits()
@@ -569,6 +578,7 @@ class GradingExecute(Execute):
                 self.km = self.create_kernel_manager() if self.km is None else self.km
                 self.kc = None
                 run_sync(self._async_grade)()
+            self._kernel_done = time.monotonic()
             self._apply_verdicts()
         finally:
             stop.set()
@@ -578,8 +588,9 @@ class GradingExecute(Execute):
                 self._sweep(children_before)
             self._planned = None
             self._budget_end = None
-            self.log.info("graded %s in %.1f s of its %.0f s budget", (resources or {}).get("unique_key", "a notebook"),
-                          time.monotonic() - started, budget)
+            self.log.info("graded %s: its cells ran in %.1f s of its %.0f s budget, verdicts %.1f s later",
+                          (resources or {}).get("unique_key", "a notebook"), self._kernel_done - started, budget,
+                          time.monotonic() - self._kernel_done)
         return self.nb, self.resources
 
     def _sweep(self, children_before: set[int]) -> None:
@@ -756,13 +767,13 @@ class GradingExecute(Execute):
         for index, pending in sorted(self._verdicts.items()):
             if pending is None:
                 continue
+            cell = self.nb.cells[index]
             try:
                 results = pending if isinstance(pending, list) else pending.result(
-                    timeout=max(self._budget_left() or 0, 0) + 10)
+                    timeout=self._timeout_of(cell) + 30)                  # each check has its own deadline
             except FutureTimeout:
                 results = [{"ok": False, "mistake": "answer/out-of-time", "png": None, "message": (
-                    "this test was not judged: the notebook used its whole time budget (the sum of its cells' time "
-                    "limits); look for cells that run long or never finish.")}]
+                    "this test was not judged in its time limit; look for code that runs long or never finishes.")}]
             cell = self.nb.cells[index]
             exercise = _exercise_of(cell)
             for verdict in results:
@@ -884,19 +895,4 @@ def _children() -> set[int]:
         return {p.pid for p in psutil.Process().children(recursive=True)}
     except psutil.Error:
         return set()
-
-
-class HideHiddenTestTracebacks(NbGraderPreprocessor):
-    """Feedback: a hidden test's error keeps its last line (the sentence), not the code around it.
-
-    A traceback quotes the lines of the cell that raised, and ClearHiddenTests only
-    clears the cell's source, so without this the hidden checks would show.
-    """
-
-    def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "code" and "BEGIN HIDDEN TESTS" in cell.source:
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    output["traceback"] = [f"\x1b[0;31m{output.get('ename')}\x1b[0m: {output.get('evalue')}"]
-        return cell, resources
 

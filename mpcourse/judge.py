@@ -32,6 +32,8 @@ from .timeline import Event
 
 STAGE_COMMAND = "from mpcourse.stage import main; main()"
 STARTUP_ALLOWANCE = 60.0      # seconds a stage may take to start on a loaded machine (not the student's time)
+MAX_EVENTS = 20_000           # events one check keeps (a student's loop of marks cannot fill the judge's memory)
+MAX_PEERS = 1_000             # connections one check accepts (a fork bomb that connects gets no more)
 
 
 class NotWrittenYet(Exception):
@@ -287,7 +289,8 @@ class Judge:
                       name if name is not None else (peer.name if peer is not None else "the checker"),
                       kind, what, detail)
         with self.lock:
-            self._events.append(event)
+            if len(self._events) < MAX_EVENTS:
+                self._events.append(event)
 
     def events(self) -> list[Event]:
         with self.lock:
@@ -409,6 +412,11 @@ class Judge:
             except (OSError, EOFError):
                 if self.closed:
                     return
+                continue
+            with self.lock:
+                crowded = len(self._peers) >= MAX_PEERS
+            if crowded:
+                conn.close()
                 continue
             peer = Peer(conn, _peer_pid(conn))
             with self.lock:

@@ -1,4 +1,4 @@
-"""Sandboxes for students' code while grading: bubblewrap on Linux, a container elsewhere.
+"""Sandboxes for students' code while grading: bubblewrap on Linux.
 
 A sandbox is a fresh set of Linux namespaces (pid, ipc, uts, network with only its own
 loopback, user, mount) made by bubblewrap (``bwrap``). Its file system holds only what
@@ -10,9 +10,9 @@ machine allows it (root, or a delegated cgroup), the sandbox as a whole is limit
 processes and threads, memory and CPU. Killing its first process ends the pid
 namespace, and with it every process inside, whatever they did to escape.
 
-``backend()`` says what this machine offers: "bwrap", "podman"/"docker" (a container
-with the same mounts), or None (``MPCOURSE_UNSAFE_NO_SANDBOX=1`` is then the only way to
-grade, and says what is not protected).
+``backend()`` says whether this machine can make one; without it grading is refused
+unless the instructor sets ``MPCOURSE_UNSAFE_NO_SANDBOX=1``, and then a warning says
+what is not protected (macOS and Windows: run the grader in a Linux VM or WSL 2).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 UNSAFE_VARIABLE = "MPCOURSE_UNSAFE_NO_SANDBOX"
 CGROUP_VARIABLE = "MPCOURSE_CGROUP"             # the cgroup folder sandboxes are made in (default: mpcourse)
-BACKEND_VARIABLE = "MPCOURSE_SANDBOX"          # force a backend: bwrap, podman, docker
+BACKEND_VARIABLE = "MPCOURSE_SANDBOX"          # "none": behave as if bubblewrap were missing
 HOME = "/tmp/home"
 WORK = "/tmp/work"
 
@@ -58,17 +58,12 @@ class SandboxUnavailable(RuntimeError):
 
 
 def backend() -> str | None:
-    """The sandbox this machine can make: "bwrap", "podman", "docker", or None."""
+    """The sandbox this machine can make: "bwrap", or None."""
     wanted = os.environ.get(BACKEND_VARIABLE, "").strip()
     if wanted == "none":                       # as if nothing were installed (tests of the refusal)
         return None
-    if wanted:
-        return wanted
     if sys.platform.startswith("linux") and shutil.which("bwrap") and _bwrap_works():
         return "bwrap"
-    for engine in ("podman", "docker"):
-        if shutil.which(engine) and _engine_works(engine):
-            return engine
     return None
 
 
@@ -88,16 +83,10 @@ def _bwrap_works() -> bool:
     return _BWRAP_OK
 
 
-def _engine_works(engine: str) -> bool:
-    try:
-        return subprocess.run([engine, "info"], capture_output=True, timeout=20).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-
-
 def unavailable_reason() -> str:
     return ("no sandbox is available on this machine: install bubblewrap (Debian/Ubuntu: `apt-get install "
-            "bubblewrap`; it needs user namespaces, which most Linux distributions allow), or Podman/Docker. "
+            "bubblewrap`; it needs user namespaces, which most Linux distributions allow; on macOS or Windows, "
+            "grade inside a Linux VM or WSL 2). "
             f"Grading without a sandbox lets students' code read and change the gradebook, the solutions and "
             f"other students' work; if you accept that, set {UNSAFE_VARIABLE}=1 (or pass --unsafe-no-sandbox "
             "to mpcourse-grade).")
@@ -301,14 +290,11 @@ class Sandbox:
         self.proc: subprocess.Popen | None = None
         self.pid: int | None = None          # the process we (or a kernel manager) started
         self._root = None                    # psutil's handle on it: safe when the pid is reused later
-        self.container = f"mpcourse-{self.id}"
 
     # -- the command -----------------------------------------------------------------------
     def command(self) -> list[str]:
         if self.kind == "bwrap":
             return self._wrap_in_cgroups(self._bwrap())
-        if self.kind in ("podman", "docker"):
-            return self._container()
         raise SandboxUnavailable(f"unknown sandbox backend {self.kind!r}")
 
     def _env(self) -> dict[str, str]:
@@ -353,23 +339,6 @@ class Sandbox:
             return args
         script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"'
         return ["/bin/sh", "-c", script, "sh", *files, "--", *args]
-
-    def _container(self) -> list[str]:
-        """The same mounts in a Podman/Docker container (for machines without bubblewrap)."""
-        limits = self.spec.limits
-        image = os.environ.get("MPCOURSE_SANDBOX_IMAGE", "docker.io/library/debian:bookworm-slim")
-        args = [self.kind, "run", "--rm", "-i", "--name", self.container, "--network", "none",
-                "--pids-limit", str(limits.processes), "--memory", str(limits.memory),
-                "--cpus", str(limits.cpus or max(1.0, (os.cpu_count() or 2) / 2)), "--read-only",
-                "--user", "1000:1000", "--tmpfs", f"/tmp:size={limits.scratch},exec",
-                "--tmpfs", f"/dev/shm:size={min(limits.scratch, 64 * 2**20)}", "--workdir", self.spec.cwd]
-        for path in _python_paths():
-            args += ["-v", f"{path}:{path}:ro"]
-        for host, inside in self.spec.read_only:
-            args += ["-v", f"{host}:{inside}:ro"]
-        for key, value in self._env().items():
-            args += ["-e", f"{key}={value}"]
-        return [*args, image, *self.argv]
 
     # -- running ---------------------------------------------------------------------------
     def start(self, **popen_kwargs) -> subprocess.Popen:
@@ -432,8 +401,6 @@ class Sandbox:
         """End the sandbox: its pid namespace dies with its first process, and everything in it."""
         import psutil
 
-        if self.kind in ("podman", "docker"):
-            subprocess.run([self.kind, "kill", self.container], capture_output=True, timeout=30)
         procs = self.processes()
         for proc in procs:                   # freeze first, so nothing inside can start another
             try:

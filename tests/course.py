@@ -108,7 +108,7 @@ def nbgrader(course: Path, *args: str, start_method: str | None = None, check: b
 def make_course(tmp: Path, assignments: list[str]) -> Path:
     """A scratch course: the repo's config and sources, assignments generated there."""
     course = tmp / "course"
-    course.mkdir()
+    course.mkdir(parents=True)
     shutil.copy(REPO / "nbgrader_config.py", course)
     for assignment in assignments:
         shutil.copytree(REPO / "source" / assignment, course / "source" / assignment)

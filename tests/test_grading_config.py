@@ -51,6 +51,6 @@ def test_feedback_names_the_mistake_shows_the_timeline_and_hides_hidden_tests(tm
     html = (course / "feedback" / "unlocked_withdraw" / "03_locks" / "03_locks.html").read_text()
     assert "never took the lock it was given" in html
     assert "data:image/png;base64" in html
-    assert "check_withdraw_keeps_every_update" not in html and "BEGIN HIDDEN TESTS" not in html
+    assert "check_withdraw_releases_lock_on_error" not in html and "BEGIN HIDDEN TESTS" not in html
     reference = (course / "feedback" / "reference" / "03_locks" / "03_locks.html").read_text()
     assert "CheckFailed" not in reference

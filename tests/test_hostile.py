@@ -37,9 +37,9 @@ from mpcourse.runner import become_subreaper
 
 ASSIGNMENT = "03_locks"
 HONEST = ("aa_honest_first", "zz_honest_last")
-#: short limits, so that hanging cases cost seconds; the budget of a 03_locks notebook is then
-#: 4 (setup) + 3 x 4 (answers) + 7 x 8 (tests) + 5 = 77 s
-LIMITS = {"MPCOURSE_TEST_CELL_TIMEOUT": "8", "MPCOURSE_OTHER_CELL_TIMEOUT": "4"}
+#: short limits, so that hanging cases cost seconds; the kernel's budget for a 03_locks notebook is then
+#: 4 (setup) + 3 x 4 (answers) + 7 x 5 (test cells hand their checks over) + 5 = 56 s
+LIMITS = {"MPCOURSE_TEST_CELL_TIMEOUT": "20", "MPCOURSE_OTHER_CELL_TIMEOUT": "4"}
 BUDGET_MARGIN = 5
 SECRETS = ("BEGIN SOLUTION", "BEGIN HIDDEN TESTS", "HONEST-MARKER", "SQLite format 3", "check_withdraw_once")
 
@@ -120,7 +120,7 @@ def honest_rows(course) -> dict:
 
 
 def budgets(log: str) -> list[tuple[float, float]]:
-    return [(float(a), float(b)) for a, b in re.findall(r"graded .*? in ([\d.]+) s of its ([\d.]+) s budget", log)]
+    return [(float(a), float(b)) for a, b in re.findall(r"its cells ran in ([\d.]+) s of its ([\d.]+) s budget", log)]
 
 
 def _grade(course, start_method: str, parallel: bool):
@@ -161,8 +161,10 @@ def test_hostile_submissions_harm_nobody_and_leave_nothing(tmp_path, adopter, st
         f"dropped submissions\n{run.stderr[-4000:]}"
     assert mismatches(course, ASSIGNMENT, students) == []
     assert honest_rows(course) == expected_rows
-    for took, budget in budgets(run.stderr):
-        assert took <= budget + 20, f"a notebook took {took:.0f} s of a {budget:.0f} s budget"
+    spent = budgets(run.stderr)                      # (mpcourse-grade's workers keep nbgrader's log to themselves)
+    assert parallel or len(spent) == len(students) and max(b for _t, b in spent) < 60
+    for took, budget in spent:
+        assert took <= budget + 10, f"a notebook's cells took {took:.0f} s of a {budget:.0f} s budget"
     assert survivors(adopter, run.marker) == []
     assert run.leftover_sandboxes == []
     assert fingerprint(*watched) | {"nbgrader_config.py": (course / "nbgrader_config.py").read_text()} \
