@@ -80,7 +80,8 @@ def framing_trial(student, rng) -> None:
         b.close()
         sender.join(5)
     # sending: the student's frames are read back in random pieces and parsed by the oracle
-    sizes = [rng.choice(SIZES) for _ in range(rng.randint(0, 5))] + ([3_000_000] if rng.random() < 0.6 else [])
+    big = [8_000_000] if rng.random() < 0.6 else []              # past Linux's 4 MiB socket buffer
+    sizes = [rng.choice(SIZES) for _ in range(rng.randint(0, 5))] + big
     rng.shuffle(sizes)
     messages = [bytes([rng.getrandbits(8)]) * s for s in sizes]
     a, b = _pair(rng.choice([None, 5.0, 5.0]), None)
@@ -105,7 +106,9 @@ def framing_trial(student, rng) -> None:
 
 
 def _read_all(sock: socket.socket, chunks: list) -> None:
+    """Read everything in random pieces, starting late sometimes (a full send buffer: send() writes a part)."""
     rng = local_random()
+    pause(0.2)
     while True:
         chunk = sock.recv(rng.choice([1, 3, 100, 65_536]))
         if not chunk:
