@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             references[(assignment, exercise)] = sections[exercise]
             work.append((assignment, exercise, sections, mutants(sections[exercise], operators)))
     if args.list:
-        for assignment, exercise, sections, found in work:
+        for _assignment, exercise, _sections, found in work:
             for i, m in enumerate(found, 1):
                 print(f"{exercise}#{i:<4} [{m.operator}] {m.description}")
         return 0

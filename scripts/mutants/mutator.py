@@ -20,6 +20,8 @@ RENAMES = {
     "start": ["run"], "sendall": ["send"], "put": ["put_nowait"], "get": ["get_nowait"],
     "terminate": ["kill"], "kill": ["terminate"], "join": ["close"], "recvfrom": ["recv"],
 }
+#: calls whose arguments a student leaves out (or, for recv, replaces with 1024)
+DROPPABLE = {"join", "get", "recv", "recvfrom", "Queue", "JoinableQueue", "Pool"}
 #: calls that read shared state (what ``hoist-read`` moves before a ``with``)
 READS = {"get", "query", "recv", "qsize", "empty"}
 #: string constants a student gets wrong (struct formats)
@@ -44,7 +46,7 @@ Operator = Callable[[ast.Module], Iterator[tuple[str, ast.Module]]]
 def mutants(source: str, operators: dict[str, Operator] | None = None) -> list[Mutant]:
     """Every distinct mutant of ``source`` that compiles (the answer itself excluded)."""
     tree = ast.parse(source)
-    seen = {_normal(tree)}
+    seen, base = {_normal(tree)}, ast.unparse(tree)
     found = []
     for name, operator in (operators or OPERATORS).items():
         for description, mutated in operator(tree):
@@ -58,8 +60,16 @@ def mutants(source: str, operators: dict[str, Operator] | None = None) -> list[M
             if key in seen:
                 continue
             seen.add(key)
-            found.append(Mutant(name, description, text + "\n"))
+            found.append(Mutant(name, f"{description} (line {_first_change(base, text)})", text + "\n"))
     return found
+
+
+def _first_change(a: str, b: str) -> int:
+    """The first line (1-based, of the normalised answer) where ``b`` differs from ``a``."""
+    for i, (x, y) in enumerate(itertools.zip_longest(a.splitlines(), b.splitlines()), 1):
+        if x != y:
+            return i
+    return 1
 
 
 def _normal(tree: ast.AST) -> str:
@@ -309,14 +319,22 @@ def loop_bounds(tree):
         yield f"`for ... in {old}` -> `{old}[1:]`", copied
 
 
-def while_true_to_single(tree):
-    """``while True: body`` -> ``body`` once (a loop that should repeat runs once)."""
+def loop_once(tree):
+    """A loop that should repeat runs its body once: ``while True: body`` -> ``body``; ``for p in ps: body`` ->
+    ``p = next(iter(ps))``, ``body`` (one sentinel for several consumers, only the first process joined)."""
     for copied, body, j in _statement_sites(tree):
         stmt = body[j]
         if isinstance(stmt, ast.While) and not stmt.orelse:
             body[j:j + 1] = [s for s in stmt.body if not isinstance(s, (ast.Break, ast.Continue))]
             _fill(body)
             yield f"`{_text(stmt, 30)}` loop runs its body once", copied
+        elif isinstance(stmt, ast.For) and not stmt.orelse and not any(
+                isinstance(n, (ast.Break, ast.Continue)) for s in stmt.body for n in ast.walk(s)):
+            first = [] if isinstance(stmt.target, ast.Name) and stmt.target.id == "_" else [
+                ast.Assign([stmt.target], ast.parse(f"next(iter({ast.unparse(stmt.iter)}))", mode="eval").body,
+                           lineno=0)]
+            body[j:j + 1] = first + stmt.body
+            yield f"`{_text(stmt, 40)}` runs its body once", copied
 
 
 # ------------------------------------------------------------------ expressions
@@ -405,8 +423,8 @@ def change_keywords(tree):
 
 
 def drop_arguments(tree):
-    """``p.join(timeout)`` -> ``p.join()``, ``sock.recv(n - len(buf))`` -> ``sock.recv(1024)``."""
-    for copied, node in _each(tree, lambda n: _method_name(n) in ("join", "get", "recv", "recvfrom") and n.args):
+    """``p.join(timeout)`` -> ``p.join()``, ``Queue(maxsize)`` -> ``Queue()``, ``recv(n)`` -> ``recv(1024)``."""
+    for copied, node in _each(tree, lambda n: _method_name(n) in DROPPABLE and n.args):
         old = _text(node)
         node.args = [ast.Constant(1024)] if node.func.attr.startswith("recv") else []
         yield f"`{old}` -> `{_text(node)}`", copied
@@ -433,10 +451,11 @@ def _callee(call: ast.Call) -> str | None:
 
 
 OPERATORS: dict[str, Operator] = {
-    "drop-with": drop_with, "narrow-with": narrow_with, "widen-with": widen_with, "hoist-read": hoist_read, "with-to-acquire": with_to_acquire,
+    "drop-with": drop_with, "narrow-with": narrow_with, "widen-with": widen_with, "hoist-read": hoist_read,
+    "with-to-acquire": with_to_acquire,
     "with-timeout": with_timeout, "private-lock": private_lock,
     "remove-statement": remove_statement, "swap-statements": swap_statements,
-    "swap-loop-iterable": swap_loop_iterables, "loop-bound": loop_bounds, "loop-once": while_true_to_single,
+    "swap-loop-iterable": swap_loop_iterables, "loop-bound": loop_bounds, "loop-once": loop_once,
     "flip-comparison": flip_comparisons, "flip-condition": flip_conditions, "number": change_numbers,
     "arithmetic": change_arithmetic, "string": change_strings, "rename-method": rename_methods,
     "keyword": change_keywords, "argument": drop_arguments, "unwrap-call": unwrap_calls,
