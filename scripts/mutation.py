@@ -20,9 +20,11 @@ The report gives, per exercise: mutants, observably wrong, caught by the grader 
 the wrong ones), correct mutants refused (target: none), then every escaped wrong mutant and
 every refused correct one with its diff. An escaped mutant is re-run for the full N to say how
 often the oracle sees it fail; a refused one is re-run 2N times to make sure it is correct.
+Mutants the grader failed on with an internal error (``grader/...``) are listed too.
 Assignments whose checks are not on the current grader yet get the oracle's verdicts only.
-Exits 1 if a wrong mutant escaped or a correct one was refused. Outside CI: a full run takes
-tens of minutes.
+``--corpus`` instead runs the oracles on the hand-written corpus and lists every file whose
+``# expect:`` the oracle disagrees with (a check of the oracles themselves).
+Exits 1 on any disagreement. Outside CI: a full run takes tens of minutes.
 """
 from __future__ import annotations
 
@@ -129,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
           f"in {took:.0f} s")
     if args.json:
         args.json.write_text(to_json(reports))
-    bad = any((o.wrong and o.caught is False) or (not o.wrong and o.caught) for r in reports for o in r.outcomes)
+    bad = any((o.wrong and o.caught is False) or (not o.wrong and o.caught) or o.mistake.startswith("grader/")
+              for r in reports for o in r.outcomes)
     return 1 if bad or not all(r.reference_ok for r in reports) else 0
 
 

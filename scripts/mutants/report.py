@@ -67,10 +67,13 @@ def _block(o: Outcome, reference: str, why: str) -> str:
 
 
 def disagreements(reports: list[ExerciseReport], references: dict[tuple[str, str], str]) -> str:
-    escaped, refused = [], []
+    escaped, refused, errors = [], [], []
     for r in reports:
         reference = references[(r.assignment, r.exercise)]
         for o in r.outcomes:
+            if o.caught and o.mistake.startswith("grader/"):
+                errors.append(_block(o, reference, f"oracle: {o.oracle or 'no violation'}; grader: {o.cell} "
+                                                   f"failed with {o.mistake}: {o.message}"))
             if o.wrong and o.caught is False:
                 escaped.append(_block(o, reference, f"oracle: {o.oracle} (first: {o.first_violation}); "
                                                     "the grader gave full marks"))
@@ -78,7 +81,9 @@ def disagreements(reports: list[ExerciseReport], references: dict[tuple[str, str
                 refused.append(_block(o, reference, f"oracle: no violation in {o.oracle or 'every run'}; "
                                                     f"grader: {o.cell} failed with {o.mistake}: {o.message}"))
     out = [f"escaped wrong mutants (grader bugs): {len(escaped)}", *escaped,
-           f"correct mutants refused: {len(refused)}", *refused]
+           f"correct mutants refused: {len(refused)}", *refused,
+           f"mutants the grader failed on with an internal error (grader/...) instead of naming a mistake: "
+           f"{len(errors)}", *errors]
     return "\n".join(out)
 
 
