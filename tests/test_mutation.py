@@ -1,0 +1,97 @@
+"""The mutation-testing script's parts: the mutator, and one stress oracle on a right and a wrong answer.
+
+The full run (every mutant through the oracles and the grader) is ``scripts/mutation.py``, outside CI.
+"""
+from __future__ import annotations
+
+import ast
+import sys
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+from course import CORPUS, read_student  # noqa: E402
+from mutants.mutator import mutants, unified_diff  # noqa: E402
+from mutants.trials import run_trials  # noqa: E402
+
+LOCKS = read_student(CORPUS / "03_locks" / "reference.py").sections
+WITHDRAW = LOCKS["withdraw"]
+
+
+def program(withdraw: str) -> str:
+    return "\n\n".join(withdraw if gid == "withdraw" else source for gid, source in LOCKS.items())
+
+
+def test_mutants_compile_differ_and_include_the_lock_mistakes():
+    found = mutants(WITHDRAW)
+    sources = [ast.dump(ast.parse(m.source)) for m in found]
+    assert len(set(sources)) == len(sources)
+    assert ast.dump(ast.parse(WITHDRAW)) not in sources
+    for m in found:
+        compile(m.source, m.description, "exec")
+    by_operator = {m.operator: m for m in found}
+    assert "with lock" not in by_operator["drop-with"].source
+    assert "_read = account.get()" in by_operator["hoist-read"].source          # the read before the lock
+    assert "lock.acquire()" in by_operator["with-to-acquire"].source
+    assert "multiprocessing.Lock()" in by_operator["private-lock"].source
+    assert "+    account.set(account.get() - amount)" in unified_diff(WITHDRAW, by_operator["drop-with"].source)
+
+
+def test_generic_operators_reach_the_mistakes_the_spec_names():
+    source = (
+        "import multiprocessing, struct\n"
+        "def go(q, conns):\n"
+        "    p = multiprocessing.Process(target=print)\n"
+        "    p.start()\n"
+        "    for c in conns:\n"
+        "        c.sendall(struct.pack('!I', 4))\n"
+        "    q.put(1, block=False)\n"
+        "    p.join()\n"
+    )
+    descriptions = {m.description for m in mutants(source)}
+    assert "`.start(...)` -> `.run(...)`" in descriptions
+    assert "`.sendall(...)` -> `.send(...)`" in descriptions
+    assert "`'!I'` -> `'<I'`" in descriptions
+    assert "add `daemon=True` to `Process(...)`" in descriptions
+    assert "drop `block=False` from `q.put(...)`" in descriptions
+    assert "remove `p.join()`" in descriptions
+    assert any(d.startswith("swap `q.put(1, block=False)` and `p.join()`") for d in descriptions)
+
+
+def test_withdraw_oracle_passes_the_reference_and_catches_a_lockless_withdraw():
+    assert not run_trials("03_locks", "withdraw", program(WITHDRAW), 4, stop_early=False).violations
+    lockless = "def withdraw(lock, account, amount):\n    account.set(account.get() - amount)\n"
+    report = run_trials("03_locks", "withdraw", program(lockless), 6)
+    assert report.wrong and report.violations[0]["clause"] == "loses an update"
+
+
+def test_a_trial_leaves_no_process_behind(monkeypatch):
+    """A withdraw that leaves a process in a session of its own: the trial worker still kills it."""
+    mark = uuid.uuid4().hex
+    monkeypatch.setenv("MUTATION_TEST_MARK", mark)
+    leaky = ("import subprocess\n"
+             "def withdraw(lock, account, amount):\n"
+             "    with lock:\n"
+             "        account.set(account.get() - amount)\n"
+             "    subprocess.Popen(['sleep', '600'], start_new_session=True)\n")
+    report = run_trials("03_locks", "withdraw", program(leaky), 1)
+    assert report.runs == 1 and not report.error
+    left = []
+    for proc in psutil.process_iter():
+        try:
+            if proc.environ().get("MUTATION_TEST_MARK") == mark:
+                left.append(proc)
+        except psutil.Error:
+            continue
+    for proc in left:
+        proc.kill()
+    assert not left, f"left running: {left}"
+
+
+@pytest.mark.parametrize("exercise", ["book_ticket", "transfer"])
+def test_lock_oracles_pass_the_reference(exercise):
+    assert not run_trials("03_locks", exercise, program(WITHDRAW), 2, stop_early=False).violations
