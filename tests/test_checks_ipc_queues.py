@@ -374,7 +374,7 @@ CASES += [
      ("checked first (q.full() gave False)", "offer/check-then-put")),
     ("nowait_put_timeout_no_join", "offer", queues.check_offer_once, ("waits up to 1 s for room", "offer/waits")),
     ("none_sentinel_and_forgets_true", "offer", queues.check_offer_never_blocks_when_racing,
-     ("'item-1': None", "offer/wrong-answer")),
+     ("exactly 1 should get True", "offer/wrong-answer")),
     ("retries_and_swallows", "offer", queues.check_offer_once,
      ("on a full queue returned True, expected False", "offer/wrong-answer")),
     ("reversed_and_unguarded_nowait", "offer", queues.check_offer_never_blocks_when_racing,
