@@ -417,6 +417,7 @@ class GradingExecute(Execute):
         return max(1, min(timeout, int(left) + 1)) if left is not None else timeout
 
     _planned = None
+    _plan: dict | None = None
     _budget_end: float | None = None
 
     def _budget_left(self) -> float | None:

@@ -174,6 +174,7 @@ def test_a_postgresql_gradebook_without_a_course_id_is_refused_with_the_fix(tmp_
     course = tmp_path / "course"
     course.mkdir()
     shutil.copy(REPO / "nbgrader_config.py", course)
+    configure(course, 'c.CourseDirectory.course_id = ""')    # nbgrader's default, as in a course set up by hand
     shutil.copytree(REPO / "source" / ASSIGNMENT, course / "source" / ASSIGNMENT)
     args = [ASSIGNMENT, "--course", str(course), "--db", "postgresql+psycopg://grader@127.0.0.1:9/course",
             "--student", "nobody"]                           # nobody has submitted: nothing to connect to
