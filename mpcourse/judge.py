@@ -700,11 +700,21 @@ def run_check(judge_fn, blob: bytes, timeout: float, name: str, launcher=None):
         box: dict = {}
 
         def run() -> None:
+            from .shared import LockNeverReleased, ParticipantsTooSlow
+
             try:
                 box["verdict"] = judge_fn(judge, *judge.students())
             except NotWrittenYet:
                 box["verdict"] = failed("answer/not-written", f"`{name}` is not written yet (it raises "
                                         "NotImplementedError).")
+            except LockNeverReleased as exc:
+                box["verdict"] = failed(f"{name}/lock-not-released", f"{exc}.", judge.events(),
+                                        title="a lock is never released")
+            except ParticipantsTooSlow:
+                where = judge.stacks()
+                detail = ": " + "; ".join(where) if where else ""
+                box["verdict"] = failed(f"{name}/hangs", f"`{name}` did not return in time{detail}.",
+                                        judge.events())
             except StageLost:
                 box["verdict"] = failed("answer/ended-the-check", f"`{name}` ended the checking process (did "
                                         "it call os._exit(), kill its parent, or crash?): it must return "

@@ -38,6 +38,19 @@ class Deadlock(Exception):
         super().__init__("; ".join(parts))
 
 
+class LockNeverReleased(Exception):
+    """A participant returned holding a lock that others wait for: they would wait forever."""
+
+    def __init__(self, lock: str, holder: str, waiting: list[str]):
+        super().__init__(f"{holder} returned with {lock!r} still held, so {', '.join(waiting)} waited for it "
+                         "forever: release the lock on every path out of the function (`with lock:` does; a "
+                         "`return` before `lock.release()` skips it)")
+
+
+class ParticipantsTooSlow(TimeoutError):
+    """The participants did not all return in time (no deadlock, no lock left held): the student's code hangs."""
+
+
 class Arena(JudgeObject):
     """The participants of one check and the scheduler that forces the worst interleaving."""
 
@@ -202,7 +215,7 @@ class Arena(JudgeObject):
                  for slot, args in enumerate(arg_lists)]
         deadline = time.monotonic() + timeout + STARTUP_ALLOWANCE
         started = False
-        previous = None
+        previous = previous_left_held = None
         with judge.cv:
             while not all(c.exited.is_set() for c in calls):
                 if not started and len(self.entered) == self.participants:
@@ -211,14 +224,33 @@ class Arena(JudgeObject):
                 if cycle and cycle == previous:
                     raise Deadlock(cycle, dict(self.names))
                 previous = cycle
+                left_held = self._left_held(calls)
+                if left_held and left_held == previous_left_held:
+                    raise LockNeverReleased(*left_held)
+                previous_left_held = left_held
                 if judge.lost.is_set():
                     raise StageLost("the checking process ended")
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"the {name} processes did not finish in {timeout:g} s")
+                    raise ParticipantsTooSlow(f"the {name} processes did not finish in {timeout:g} s")
                 judge.cv.wait(0.02)
         if any(c.status == "raised" and c.error_type == "NotImplementedError" for c in calls):
             raise NotWrittenYet()
         return calls
+
+
+    def _left_held(self, calls: list[Call]) -> tuple[str, str, list[str]] | None:
+        """(lock, holder, waiters) when a participant that has returned holds a lock others wait for."""
+        for lock in self.locks:
+            holder = lock.holder
+            if not holder or holder[0] != "slot" or not (0 <= holder[1] < len(calls)):
+                continue
+            if not calls[holder[1]].exited.is_set():
+                continue
+            waiting = [self.names[j] for j, wanted in enumerate(self.waiting_for)
+                       if wanted is lock and self.state[j] == _WAITING]
+            if waiting:
+                return lock.name, self.names[holder[1]], sorted(waiting)
+        return None
 
 
 def first_error(calls: list[Call]) -> Call | None:

@@ -1,9 +1,10 @@
 """The class report: scores from a real gradebook, mistakes from the grader's notes in autograded notebooks.
 
-The notes (``display_data`` outputs with ``metadata.mpcourse``) the grader wrote in a real grading
-run are replaced here by notes the test controls (the corpus test checks the grader's own notes): a mistake two students made, one made
-by one student twice (counted once) and without a picture, and notes the report must ignore
-(in a passed cell, about another exercise, with a bad id).
+The notes (``display_data`` outputs with ``metadata.mpcourse``) the grader wrote in a real
+grading run are replaced here by notes the test controls (the corpus test checks the
+grader's own): a mistake two students made, one made by one student twice (counted once)
+and without a picture, and notes the report must ignore (in a passed cell, about another
+exercise, with a bad id).
 """
 from __future__ import annotations
 

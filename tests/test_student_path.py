@@ -57,9 +57,11 @@ def _answer(notebook: Path, sections: dict[str, str]) -> None:
 def _setup(course: Path, *args: str) -> subprocess.CompletedProcess:
     (course / "scripts").mkdir(exist_ok=True)
     shutil.copy(REPO / "scripts" / "course_setup.py", course / "scripts")
+    shutil.copy(REPO / "requirements.txt", course)
     done = subprocess.run([sys.executable, "scripts/course_setup.py", *args], cwd=course, env=environment(),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "the packages of requirements.txt are installed" in done.stdout      # this venv: pip is not run
     return done
 
 
@@ -71,7 +73,7 @@ def test_exchange_round_trip_with_nbgrader_commands_leaves_git_clean(tmp_path, m
     shutil.copy(REPO / ".gitignore", course)
     committed = {p.relative_to(course).as_posix() for folder in ("source", "release")
                  for p in (course / folder).rglob("*") if p.is_file()}
-    committed |= {".gitignore", "nbgrader_config.py", "scripts/course_setup.py"}
+    committed |= {".gitignore", "nbgrader_config.py", "scripts/course_setup.py", "requirements.txt"}
     student = getpass.getuser()
     setup = _setup(course)                       # the local exchange, the assignment released into it
     runs = [setup]
@@ -108,6 +110,15 @@ def test_exchange_round_trip_with_nbgrader_commands_leaves_git_clean(tmp_path, m
                                check=True, capture_output=True, text=True).stdout.split("\0")
     untracked = [path for path in untracked if path]
     assert sorted(set(untracked) - committed) == [], "written by nbgrader or the course, not in .gitignore"
+
+
+def test_set_up_installs_only_what_requirements_txt_lacks(tmp_path):
+    setup = course_setup()
+    assert setup.missing_requirements(REPO / "requirements.txt") == []
+    wanted = tmp_path / "requirements.txt"
+    wanted.write_text("# a comment\npytest>=1  # satisfied\nmpcourse-no-such-package==1.0\npytest<1\n"
+                      "psutil>=1; sys_platform == 'no-such-platform'\n", encoding="utf-8")
+    assert setup.missing_requirements(wanted) == ["mpcourse-no-such-package==1.0", "pytest<1"]
 
 
 def test_without_the_exchange_copies_once_and_never_overwrites(tmp_path, capsys):

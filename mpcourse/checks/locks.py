@@ -16,7 +16,10 @@ instrumented objects whose state and event log the judge holds; see ``mpcourse.s
     (``check_withdraw_releases_lock_on_error``); double ``acquire`` is a deadlock seen at once.
 ``book_ticket(lock, db, name)``
   * values: one ticket sells, none left gives False, the buyer is recorded, query is called
-    (``check_book_ticket_sells``); the answer must be exactly True/False;
+    (``check_book_ticket_sells``); the answer must be exactly True/False; the lock is free after
+    each call (a ``return`` before ``lock.release()``);
+  * timing: the checker holds the lock past the buyer's own ``acquire(timeout=...)``; giving up
+    and selling anyway, or not selling, is caught (``check_book_ticket_waits_for_the_lock``);
   * concurrency: three buyers race for the last ticket (``check_book_ticket_never_oversells``,
     the visible test); granularity: queries must overlap (``check_book_ticket_queries_concurrently``,
     partial credit).
@@ -24,6 +27,8 @@ instrumented objects whose state and event log the judge holds; see ``mpcourse.s
   * values: money moves; ``src == dst`` changes nothing and must not deadlock (``check_transfer_moves_money``);
   * concurrency: opposite transfers at once never deadlock, keep the balances, and never write
     a balance holding fewer than both locks (``check_transfer_never_deadlocks``, the visible test).
+Any exercise: a participant that returns holding a lock others wait for is named at once
+(``<exercise>/lock-not-released``), one that never returns is ``<exercise>/hangs``.
 Leftovers: the stage (and everything the student's code started) is killed after each check.
 """
 from __future__ import annotations
@@ -157,27 +162,11 @@ def check_withdraw_waits_for_the_lock(judge, withdraw) -> Verdict:
     """Another process holds the lock for longer than withdraw's own acquire timeout: it must still withdraw."""
     arena = Arena(judge, 1)
     lock, account = arena.lock(), arena.account("account", 100)
-    lock.hold("another process")
-    calls = [judge.call(withdraw, lock, account, 10, mode="process", name="worker-1", slot=0)]
-    released = _outlast_timeouts(arena, lock, calls[0])
-    deadline = time.monotonic() + 10
-    while not calls[0].exited.is_set() and time.monotonic() < deadline:
-        cycle = arena.deadlock()
-        if cycle:
-            time.sleep(0.05)
-            if arena.deadlock() == cycle:
-                return _deadlock_verdict(Deadlock(cycle, dict(arena.names)), arena, "withdraw",
-                                         "withdraw/double-acquire", TAKE_ONCE)
-        calls[0].exited.wait(0.02)
-    if calls[0].status == "raised" and calls[0].error_type == "NotImplementedError":
-        calls[0].wait(0)
-    if not calls[0].finished.is_set():
-        return failed("withdraw/hangs", "withdraw did not return within 10 s after the lock was free again.",
-                      judge.events())
-    error = _raised(calls, "withdraw(lock, account, 10) while another process held the lock", "withdraw")
-    if error:
-        return error
-    events = judge.events()
+    outcome = _run_while_lock_held(arena, lock, withdraw, (lock, account, 10), "withdraw",
+                                   "withdraw(lock, account, 10) while another process held the lock")
+    if isinstance(outcome, Verdict):
+        return outcome
+    (released, error), events = outcome, judge.events()
     unguarded = writes_outside_lock(events, "account")
     if unguarded and not lock_was_used(events):
         return failed("withdraw/no-lock", "withdraw wrote the balance without ever taking the lock it was given: "
@@ -188,12 +177,41 @@ def check_withdraw_waits_for_the_lock(judge, withdraw) -> Verdict:
                       "wait for the lock as long as it takes (`with lock:`), or retry until acquire() "
                       "returns True.", events, [(e.t - 0.01, e.t + 0.01) for e in unguarded],
                       title="withdraw wrote the balance without holding the lock")
+    if error:
+        return error
     if account.balance != 90:
         return failed("withdraw/gives-up-waiting", f"while another process held the lock for "
                       f"{released:.1f} s, withdraw gave up and the withdrawal was lost (the balance stayed "
                       f"{account.balance!r}, expected 90): wait for the lock as long as it takes (`with lock:`).",
                       events, title="withdraw gave up waiting for the lock")
     return passed(f"it waited {released:.1f} s for a lock another process held, then withdrew")
+
+
+def _run_while_lock_held(arena: Arena, lock, func, args: tuple, exercise: str, call_text: str):
+    """Run ``func(*args)`` in one participant while the checker holds ``lock`` past any acquire timeout.
+
+    Returns the Verdict of a deadlock or a hang, or (how long the lock was held, the Verdict of
+    an error the call raised or None): a write without the lock is named before the error it led to.
+    """
+    judge = arena.judge
+    lock.hold("another process")
+    call = judge.call(func, *args, mode="process", name="worker-1", slot=0)
+    released = _outlast_timeouts(arena, lock, call)
+    deadline = time.monotonic() + 10
+    while not call.exited.is_set() and time.monotonic() < deadline:
+        cycle = arena.deadlock()
+        if cycle:
+            time.sleep(0.05)
+            if arena.deadlock() == cycle:
+                return _deadlock_verdict(Deadlock(cycle, dict(arena.names)), arena, exercise,
+                                         f"{exercise}/double-acquire", TAKE_ONCE)
+        call.exited.wait(0.02)
+    if call.status == "raised" and call.error_type == "NotImplementedError":
+        call.wait(0)
+    if not call.finished.is_set():
+        return failed(f"{exercise}/hangs", f"{exercise} did not return within 10 s after the lock was free again.",
+                      judge.events())
+    return released, _raised([call], call_text, exercise)
 
 
 def _outlast_timeouts(arena: Arena, lock, call) -> float:
@@ -243,7 +261,7 @@ def check_withdraw_releases_lock_on_error(judge, withdraw) -> Verdict:
 
 def _run_buyers(judge, book_ticket, tickets: int, buyers: int):
     arena = Arena(judge, buyers)
-    lock, db = arena.lock(), arena.tickets(tickets)
+    lock, db = arena.lock(), arena.tickets(tickets)     # arena.locks[0] is this lock
     names = [f"buyer-{i + 1}" for i in range(buyers)]
     calls = arena.run(book_ticket, [(lock, db, name) for name in names], name="buyer")
     answers = {name: call.value for name, call in zip(names, calls)}
@@ -271,7 +289,42 @@ def check_book_ticket_sells(judge, book_ticket) -> Verdict:
         if not any(e.what == "querying" for e in judge.events()):
             return failed("book_ticket/no-query", "book_ticket never called db.query(): show the buyer the "
                           "tickets left first.")
+        if not arena.locks[0].is_free():
+            return failed("book_ticket/lock-not-released", f"with {tickets} ticket(s) left book_ticket returned "
+                          "with the lock still held, so every later buyer would wait forever: release it on every "
+                          "path (`with lock:` does; a `return` before `lock.release()` skips it).")
     return passed("the last ticket sold once (True), and with none left the answer was False")
+
+
+@check(timeout=25, label="book_ticket")
+def check_book_ticket_waits_for_the_lock(judge, book_ticket) -> Verdict:
+    """Another process holds the lock for longer than book_ticket's own acquire timeout: it must still buy."""
+    arena = Arena(judge, 1)
+    lock, db = arena.lock(), arena.tickets(1)
+    outcome = _run_while_lock_held(arena, lock, book_ticket, (lock, db, "buyer-1"), "book_ticket",
+                                   "book_ticket(lock, db, 'buyer-1') while another process held the lock")
+    if isinstance(outcome, Verdict):
+        return outcome
+    (released, error), events = outcome, judge.events()
+    unguarded = writes_outside_lock(events, "tickets")
+    if unguarded and not lock_was_used(events):
+        return failed("book_ticket/no-lock", "book_ticket sold the ticket without ever taking the lock it was "
+                      "given: do get, the check and set under `with lock:`.", events,
+                      title="book_ticket never took the lock")
+    if unguarded:
+        return failed("book_ticket/gives-up-waiting", "while another process held the lock, book_ticket's "
+                      "lock.acquire(timeout=...) gave up and it sold the ticket anyway, without the lock: wait "
+                      "for the lock as long as it takes (`with lock:`), or retry until acquire() returns True.",
+                      events, [(e.t - 0.01, e.t + 0.01) for e in unguarded],
+                      title="book_ticket sold without holding the lock")
+    if error:
+        return error
+    if db.tickets != 0 or db.buyers != ["buyer-1"]:
+        return failed("book_ticket/gives-up-waiting", f"while another process held the lock for {released:.1f} s, "
+                      f"book_ticket gave up and the last ticket was not sold (tickets left: {db.tickets!r}): wait "
+                      "for the lock as long as it takes (`with lock:`).", events,
+                      title="book_ticket gave up waiting for the lock")
+    return passed(f"it waited {released:.1f} s for a lock another process held, then sold the last ticket")
 
 
 @check(timeout=20, label="book_ticket")
