@@ -439,6 +439,7 @@ ASLEEP_FOR = 0.015          # s a process must stay asleep in the kernel to coun
 ASLEEP_GRACE = 0.02         # s after the judge answered a process before its sleep can count (the answer is on its way)
 SAMPLE_EVERY = 0.004        # s between two looks at the processes' states
 REFRESH_EVERY = 1.0         # s between two looks for new processes (the OS's list is slow to read)
+STARTING_PATIENCE = 10.0    # s the others wait at most for a process that is still starting (a loaded machine)
 CALL_LIMIT = 20.0           # s count_words may take
 _DICT_READS = {"get", "__getitem__", "__contains__", "setdefault", "pop"}
 _DICT_WRITES = {"__setitem__", "update", "__delitem__"}
@@ -563,6 +564,7 @@ class _Lockstep(JudgeObject):
         self.asleep_since: dict[int, float] = {}
         self.gone: set[int] = set()
         self.known: set[int] = set()
+        self.first_seen: dict[int, float] = {}        # host pid -> when the OS first showed it
         self.generation = 0
         self.first_released = False
         self.first_ask: float | None = None
@@ -637,7 +639,8 @@ class _Lockstep(JudgeObject):
             self.cv.notify_all()
             while self.generation == generation and not self.over and not self.judge.closed:
                 now = time.monotonic()
-                if self._may_go(me, what, now) or now - start > STEP_PATIENCE and self._first_done(now):
+                patient = now - start > STEP_PATIENCE and not self._someone_starting(now)
+                if self._may_go(me, what, now) or patient and self._first_done(now):
                     self.generation += 1
                     self.first_released = True
                     self.cv.notify_all()
@@ -656,7 +659,7 @@ class _Lockstep(JudgeObject):
         """
         if self.first_released:
             return True
-        if now - (self.first_ask or now) > FIRST_PATIENCE:
+        if now - (self.first_ask or now) > FIRST_PATIENCE and not self._someone_starting(now):
             return True
         return len(self.tokenizing) >= self.want_first and self.stable_since > (self.first_ask or now)
 
@@ -664,6 +667,17 @@ class _Lockstep(JudgeObject):
         if not self._first_done(now):
             return False
         return all(self._stuck(pid, now) for pid in self.known if pid != me and pid != self.stage_pid)
+
+    def _someone_starting(self, now: float) -> bool:
+        """A process of the stage that has not asked the judge anything yet, is not asleep, and is young.
+
+        On a loaded machine a worker may take seconds to start (spawn imports everything
+        again); the steps of the others wait for it, so every worker the student started
+        takes part in the lockstep, up to ``STARTING_PATIENCE`` after the OS first showed it.
+        """
+        return any(pid not in self.touched and pid not in self.gone and pid not in self.asleep_since
+                   and now - self.first_seen.get(pid, now) < STARTING_PATIENCE
+                   for pid in self.known if pid != self.stage_pid)
 
     def _stuck(self, pid: int, now: float) -> bool:
         if self.paused.get(pid) or pid in self.gone or self.in_call.get(pid, 0) > 0:
@@ -720,6 +734,8 @@ class _Lockstep(JudgeObject):
                 else:
                     self.stable_since = 0.0
                 self.known.update(found)
+                for pid in found:
+                    self.first_seen.setdefault(pid, started)
                 self.refreshed_at = started
                 self.cv.notify_all()
                 if self.first_ask and not self.first_released:
