@@ -79,6 +79,7 @@ AFTER_BEGIN = 3.0           # s start_background may still run once its job runs
 JOB_LIMIT = 30.0            # s a job, a caller process, or a target gets to begin
 DYING = 2.0                 # s the judge holds a slow target after SIGTERM while the student's call waits
 SIGNALS = os.name == "posix"
+TOO_SLOW = 0.5              # of the timeout: returning this long after the target ended ignores join(timeout)
 
 
 # ----------------------------------------------------------------------------------
@@ -560,6 +561,7 @@ def check_run_with_deadline_returns_the_exit_code(judge, run_with_deadline) -> V
     advice = {"hang": "join(timeout) returns as soon as the child ends, so wait with join(timeout).",
               "none": "the target ended in time, so join() it and return p.exitcode.",
               "none_id": "run_with_deadline/exitcode-none"}
+    runs = []
     for code in (3, 0, None):
         targets = Targets(judge)
         if code is None:
@@ -572,13 +574,16 @@ def check_run_with_deadline_returns_the_exit_code(judge, run_with_deadline) -> V
         run = _judge_deadline_call(judge, run_with_deadline, targets, target, args, call_text, timeout, advice)
         if run.verdict is not None:
             return run.verdict
+        ended = next((e.t for e in judge.events() if e.kind == "state" and e.what == "exited"
+                      and e.pid == targets.begun[0]["pid"]), targets.begun[0]["t"])
+        runs.append((run, targets, code, how, call_text, ended))
+    for run, targets, code, how, call_text, _ended in runs:          # the codes first: they never depend on load
         if run.call.value != code:
             return failed("run_with_deadline/wrong-code", f"{call_text} returned {run.call.value!r}, but the target "
                           f"ended by itself with {how} after 0.05 s: return the real exit code ({code}); terminate "
                           "only a child that is still alive after join(timeout).", targets.events())
-        ended = next((e.t for e in judge.events() if e.kind == "state" and e.what == "exited"
-                      and e.pid == targets.begun[0]["pid"]), targets.begun[0]["t"])
-        if run.call.ended - ended > timeout:
+    for run, targets, _code, _how, call_text, ended in runs:
+        if run.call.ended - ended > TOO_SLOW * timeout:       # far from both a prompt join and a full sleep(timeout)
             return failed("run_with_deadline/too-slow", f"{call_text} returned {run.call.ended - ended:.1f} s after "
                           "the target had ended by itself: wait with join(timeout), which returns as soon as the "
                           "child ends.", targets.events())
