@@ -324,12 +324,12 @@ class Sandbox:
             args.append("--unshare-net")
         args += _system_mounts()
         args += _identity_files(self.folder)
-        for path in _python_paths():
-            args += ["--ro-bind", path, path]
         args += ["--proc", "/proc", "--dev", "/dev",
                  "--size", str(limits.scratch), "--tmpfs", "/tmp",
                  "--size", str(min(limits.scratch, 64 * 2**20)), "--tmpfs", "/dev/shm",
                  "--dir", HOME, "--dir", WORK]
+        for path in _python_paths():          # after the tmpfs: a virtual environment may live under /tmp
+            args += ["--ro-bind", path, path]
         for inside in self.spec.dirs:
             args += ["--dir", inside]
         for host, inside in self.spec.read_only:

@@ -90,8 +90,15 @@ def nbgrader(course: Path, *args: str, start_method: str | None = None, check: b
     scratch = Path(tempfile.mkdtemp(prefix="mpc-"))   # the run's temporary files (a short path: AF_UNIX sockets)
     env["TMPDIR"] = str(scratch)
     try:
-        result = subprocess.run([sys.executable, "-m", command, *args], cwd=course, env=env,
-                                capture_output=True, text=True, timeout=timeout)
+        # files, not pipes: a process the run leaves behind (a plain grader cannot stop them) may hold
+        # the pipes open, and reading them to their end would wait for it
+        with open(scratch / "stdout", "w+", encoding="utf-8", errors="replace") as out, \
+                open(scratch / "stderr", "w+", encoding="utf-8", errors="replace") as err:
+            done = subprocess.run([sys.executable, "-m", command, *args], cwd=course, env=env,
+                                  stdout=out, stderr=err, timeout=timeout)
+            out.seek(0)
+            err.seek(0)
+            result = subprocess.CompletedProcess(done.args, done.returncode, out.read(), err.read())
     finally:
         leftovers = sorted(p.name for p in scratch.glob("mpcourse-*"))
         shutil.rmtree(scratch, ignore_errors=True)
