@@ -69,6 +69,7 @@ BIG = 256 * 1024               # bytes of a large result: more than any pipe buf
 SETTLE = 0.25                  # seconds every process must stay asleep to count as waiting
 STALL = 3.0                    # seconds of nothing (no event, every process asleep) before a call counts as hung
 PHASE = 2.0                    # the same, before a phase of a check is cut short
+CONFIRM_QUIET = 2.0            # seconds every process must stay asleep before too few consumers is a mistake
 LONG_TIMEOUT = 3.0             # get(timeout=...) up to this long are outlasted by the judge
 #: Windows reports every live process as "running": there, waiting is judged from the events alone
 _STATUS_TELLS = sys.platform != "win32"
@@ -1010,6 +1011,8 @@ def check_run_pipeline_busy_consumers(judge, run_pipeline, consumer=None, produc
     flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
         flow.watch.quiet() and len(flow.in_transform) >= n_consumers) or (
         flow.watch.quiet(0.6) and flow.available() >= 1), stall=PHASE)
+    if len(flow.in_transform) < n_consumers:
+        _confirm_few_inside(flow, call, n_consumers)
     inside, in_buffer = len(flow.in_transform), flow.available()
     title = f"{text}: every transform held until {n_consumers} consumers are inside"
     if inside > n_consumers:
@@ -1038,6 +1041,16 @@ def check_run_pipeline_busy_consumers(judge, run_pipeline, consumer=None, produc
                   f"{big_items} of them {BIG // 1024} KB, came back once")
 
 
+def _confirm_few_inside(flow: _Flow, call, wanted: int) -> None:
+    """Before calling too few consumers a mistake, a longer quiet: a consumer may still be starting.
+
+    On a loaded machine a process started by forkserver or spawn can sleep in the kernel
+    for a while as it starts (reading its preparation data), so a short quiet is no proof.
+    """
+    flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) >= wanted or
+                    flow.watch.quiet(CONFIRM_QUIET), stall=PHASE + CONFIRM_QUIET)
+
+
 # --------------------------------------------------------------------------------------
 # run_joinable
 
@@ -1062,7 +1075,10 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
     call = judge.call(run_joinable, items, n_consumers, transform, name="run_joinable")
     if gather:
         flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
-            flow.watch.quiet() and (len(flow.in_transform) >= meet or flow.available() >= 1)), stall=PHASE)
+            flow.watch.quiet() and len(flow.in_transform) >= meet) or (
+            flow.watch.quiet(0.6) and flow.available() >= 1), stall=PHASE)
+        if len(flow.in_transform) < meet:
+            _confirm_few_inside(flow, call, meet)
         inside, alive = len(flow.in_transform), len(flow.watch.alive)
         if not call.finished.is_set() and inside < meet:
             return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
