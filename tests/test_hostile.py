@@ -260,3 +260,26 @@ def test_the_sandbox_shows_nothing_of_the_host(tmp_path):
     assert out["ifaces"] == ["lo"]
     assert set(out["root"]) <= {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc", "proc", "dev", "tmp",
                                 "root", "work", "home", "opt"}
+
+
+def test_a_python_under_tmp_still_runs_in_the_sandbox(tmp_path):
+    """The sandbox's private /tmp must not hide a grader whose virtual environment lives under /tmp."""
+    import subprocess
+    import sysconfig
+
+    venv = tmp_path / "venv"                         # tmp_path is under /tmp
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    grader = (
+        "import subprocess, sys\n"
+        "from mpcourse.sandbox import Sandbox, Spec\n"
+        "sandbox = Sandbox([sys.executable, '-c', 'print(6 * 7)'], Spec())\n"
+        "try:\n"
+        "    proc = sandbox.start(stdout=subprocess.PIPE, stderr=subprocess.PIPE)\n"
+        "    out, err = proc.communicate(timeout=60)\n"
+        "finally:\n"
+        "    sandbox.kill()\n"
+        "print(out.decode().strip(), err.decode().strip())\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), sysconfig.get_paths()["purelib"]]))
+    done = subprocess.run([str(venv / "bin" / "python"), "-c", grader], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split()[:1] == ["42"], done.stdout + done.stderr
