@@ -188,6 +188,9 @@ class JudgeObject:
     def handle(self, peer: Peer, op: str, args: list):
         raise Refusal("AttributeError", f"{self.kind} has no operation {op!r}")
 
+    def replied(self, peer: Peer) -> None:
+        """The answer to ``peer``'s request has been sent: until now the process was waiting for us."""
+
 
 class Recorder(JudgeObject):
     """A course function in the student's processes reports states and marks; ``ask`` is answered by handlers."""
@@ -489,7 +492,11 @@ class Judge:
         except Refusal as refusal:
             reply = {"raise": refusal.name, "message": refusal.message}
         if not oneway:
-            peer.send(reply)
+            try:
+                peer.send(reply)
+            finally:
+                if obj is not None:
+                    obj.replied(peer)
 
     def _enter(self, peer: Peer):
         for arena in self._arenas():

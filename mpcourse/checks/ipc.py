@@ -544,8 +544,9 @@ class _Lockstep(JudgeObject):
 
     Stuck: waiting at such a step, inside a Manager call that may block (a lock, a
     queue), asleep in the kernel for ``ASLEEP_FOR`` (a ``multiprocessing.Lock``, a join),
-    or gone. A dict call in flight is not stuck: it comes back. The judge's own clock
-    stamps each tokenize call and each read and write of a word, with the kernel's pid.
+    or gone. A dict call in flight is not stuck: it comes back; nor is a process released
+    from its step until its answer is sent. The judge's own clock stamps each tokenize
+    call and each read and write of a word, with the kernel's pid.
     """
 
     kind = "count-words"
@@ -560,6 +561,7 @@ class _Lockstep(JudgeObject):
         self.paused: dict[int, int] = {}
         self.in_dict: dict[int, int] = {}
         self.in_call: dict[int, int] = {}
+        self.answering: dict[int, int] = {}           # host pid -> its requests not answered yet
         self.touched: dict[int, float] = {}
         self.asleep_since: dict[int, float] = {}
         self.gone: set[int] = set()
@@ -599,6 +601,8 @@ class _Lockstep(JudgeObject):
                 counter[me] = counter.get(me, 0) + (1 if op == "call" else -1)
                 self.cv.notify_all()
                 return None
+            if op in ("tokenize", "step"):
+                self.answering[me] = self.answering.get(me, 0) + 1
         if op == "tokenize" and args and isinstance(args[0], str):
             return self._tokenize(peer, args[0])
         if op == "step" and len(args) == 2 and isinstance(args[1], list):
@@ -611,6 +615,16 @@ class _Lockstep(JudgeObject):
                 self.in_dict[me] = self.in_dict.get(me, 0) + 1
             return None
         raise Refusal("ValueError", f"tokenize cannot do {op!r}")
+
+    def replied(self, peer) -> None:
+        """The process has its answer: from now on, asleep means blocked elsewhere (a lock, a join)."""
+        me = peer.host_pid
+        with self.cv:
+            if self.answering.get(me, 0) > 0:
+                self.answering[me] -= 1
+            self.touched[me] = time.monotonic()
+            self.asleep_since.pop(me, None)
+            self.cv.notify_all()
 
     def _tokenize(self, peer, line: str) -> list[str]:
         me = peer.host_pid
@@ -642,11 +656,13 @@ class _Lockstep(JudgeObject):
                 patient = now - start > STEP_PATIENCE and not self._someone_starting(now)
                 if self._may_go(me, what, now) or patient and self._first_done(now):
                     self.generation += 1
+                    self.paused.clear()           # all the waiting processes go on now: none is stuck any more
                     self.first_released = True
                     self.cv.notify_all()
                     break
                 self.cv.wait(SAMPLE_EVERY)
-            self.paused[me] -= 1
+            if self.generation == generation:     # the check is over: nobody released this process
+                self.paused[me] -= 1
             self.touched[me] = time.monotonic()
             self.asleep_since.pop(me, None)
 
@@ -682,8 +698,8 @@ class _Lockstep(JudgeObject):
     def _stuck(self, pid: int, now: float) -> bool:
         if self.paused.get(pid) or pid in self.gone or self.in_call.get(pid, 0) > 0:
             return True
-        if self.in_dict.get(pid, 0) > 0:
-            return False
+        if self.answering.get(pid, 0) > 0 or self.in_dict.get(pid, 0) > 0:
+            return False              # released, its answer on its way; or in a dict call, which comes back
         since = self.asleep_since.get(pid)
         return since is not None and now - since >= ASLEEP_FOR
 
