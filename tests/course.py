@@ -180,6 +180,15 @@ def scores(course: Path, assignment: str, student: str) -> dict[str, tuple[float
     return {gid: (s, m) for gid, (s, m) in out.items()}
 
 
+def cell_scores(course: Path, assignment: str, student: str) -> dict[str, tuple[float, float]]:
+    """{test cell grade_id: (score, max)} of a graded student, from the gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        submission = gb.find_submission(assignment, student)
+        return {g.name: (g.score, g.max_score) for nb in submission.notebooks for g in nb.grades}
+
+
 def verdict_met(verdict: str, score: float, max_score: float) -> bool:
     return {"pass": score >= max_score, "fail": score < max_score, "partial": 0 < score < max_score,
             "zero": score == 0, "any": True}[verdict]

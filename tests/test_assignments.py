@@ -2,8 +2,10 @@
 
 For each assignment: generate the student version, submit every file of its corpus
 (tests/corpus/<assignment>/), autograde, and compare each exercise's points with the
-verdict the corpus file expects. Afterwards no process of the grading may be alive, and no
-temporary folder of the course package may be left.
+verdict the corpus file expects. A submission that makes an exercise's central mistake
+(``CENTRAL_MISTAKES``) must fail that exercise's visible test, the one the student runs
+before submitting. Afterwards no process of the grading may be alive, and no temporary
+folder of the course package may be left.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course import REPO, corpus, make_course, mismatches, nbgrader, submit, surviving_processes
+from course import (
+    REPO, answer_ids, cell_scores, corpus, make_course, mismatches, nbgrader, submit, surviving_processes,
+)
 
 from mpcourse.report import summarize
 
@@ -22,6 +26,30 @@ ASSIGNMENTS = sorted(p.name for p in (REPO / "source").iterdir() if p.is_dir())
 
 
 START_METHODS = ("spawn", "fork", "forkserver")
+
+#: per exercise (the mistake ids' prefix), the mistakes its visible test must show the student:
+#: the race, the deadlock, the lost item, the short read... (hidden tests add other parameters
+#: and the rarer cases)
+CENTRAL_MISTAKES = {
+    "run_all": {"not-concurrent", "run-not-start"},
+    "square_worker": {"work-in-init", "no-super-init"},
+    "start_background": {"daemon-after-start", "joins-daemon", "not-daemon"},
+    "run_with_deadline": {"exitcode-none", "no-kill"},
+    "withdraw": {"no-lock", "partial-lock"},
+    "book_ticket": {"no-lock", "partial-lock"},
+    "transfer": {"no-lock", "lock-order"},
+    "pipe_worker": {"left-open"},
+    "count_words": {"unlocked-update"},
+    "add_all": {"no-lock", "partial-lock"},
+    "drain": {"while-not-empty"},
+    "offer": {"blocking-put"},
+    "collect": {"join-before-get"},
+    "pipeline": {"one-sentinel", "sentinel-too-early", "stops-when-empty"},
+    "joinable": {"no-task-done", "left-running"},
+    "framing": {"short-read", "little-endian"},
+    "serve": {"one-at-a-time"},
+    "udp_request": {"no-timeout", "no-retry"},
+}
 
 
 def corpus_runs() -> list[tuple[str, str]]:
@@ -47,6 +75,7 @@ def test_corpus_is_graded_as_expected(tmp_path, assignment, start_method):
     submit(course, assignment, students)
     run = nbgrader(course, "autograde", assignment, "--force", start_method=start_method, check=False)
     assert mismatches(course, assignment, students) == [], run.stderr[-3000:]
+    assert central_mistakes_not_shown(course, assignment, students) == []
     # the class report counts exactly the corpus's intended mistakes, each student once per exercise
     intended = Counter(m for s in students for m in s.mistakes)
     reported = Counter()
@@ -56,6 +85,23 @@ def test_corpus_is_graded_as_expected(tmp_path, assignment, start_method):
     assert surviving_processes(run.marker) == []
     assert run.leftover_temp_folders == []
     assert run.leftover_sandboxes == []
+
+
+def central_mistakes_not_shown(course: Path, assignment: str, students) -> list[str]:
+    """Students whose central mistake of an exercise passed its visible test (seen only after the deadline)."""
+    missed = []
+    for student in students:
+        graded = cell_scores(course, assignment, student.id)
+        for mistake in sorted(student.mistakes):
+            exercise, _, slug = mistake.partition("/")
+            if slug not in CENTRAL_MISTAKES.get(exercise, ()):
+                continue
+            answer = min((a for a in answer_ids(course / "source" / assignment / f"{assignment}.ipynb")
+                          if a == exercise or a.startswith(exercise + "_")), key=len)
+            score, most = graded[f"{answer}_tests"]
+            if score >= most:
+                missed.append(f"{student.id}: {mistake} passed the visible test {answer}_tests ({student.why})")
+    return missed
 
 
 def _normalized(path: Path) -> dict:
