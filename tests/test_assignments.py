@@ -34,7 +34,7 @@ CENTRAL_MISTAKES = {
     "run_all": {"not-concurrent", "run-not-start"},
     "square_worker": {"work-in-init", "no-super-init"},
     "start_background": {"daemon-after-start", "joins-daemon", "not-daemon"},
-    "run_with_deadline": {"exitcode-none", "no-kill"},
+    "run_with_deadline": {"exitcode-none"},
     "withdraw": {"no-lock", "partial-lock"},
     "book_ticket": {"no-lock", "partial-lock"},
     "transfer": {"no-lock", "lock-order"},
