@@ -87,6 +87,13 @@ def test_corpus_is_graded_as_expected(tmp_path, assignment, start_method):
     assert run.leftover_sandboxes == []
 
 
+def test_every_central_mistake_is_in_the_corpus():
+    """So the corpus test really shows each of them failing its visible test."""
+    made = {m for a in ASSIGNMENTS for s in corpus(a) for m in s.mistakes}
+    central = {f"{exercise}/{slug}" for exercise, slugs in CENTRAL_MISTAKES.items() for slug in slugs}
+    assert sorted(central - made) == []
+
+
 def central_mistakes_not_shown(course: Path, assignment: str, students) -> list[str]:
     """Students whose central mistake of an exercise passed its visible test (seen only after the deadline)."""
     missed = []

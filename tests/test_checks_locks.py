@@ -39,6 +39,7 @@ CASES = [
      "returned with 'lock' still held, so"),
     ("coarse_ticket_lock", "book_ticket", locks.check_book_ticket_queries_concurrently, "one at a time"),
     ("check_outside_lock", "book_ticket", locks.check_book_ticket_never_oversells, "saw the last ticket"),
+    ("ticket_without_lock", "book_ticket", locks.check_book_ticket_never_oversells, "saw the last ticket"),
     ("reference", "transfer", locks.check_transfer_never_deadlocks, None),
     ("try_finally_style", "transfer", locks.check_transfer_never_deadlocks, None),
     ("argument_lock_order", "transfer", locks.check_transfer_never_deadlocks, "deadlocked"),
