@@ -15,6 +15,7 @@ if [ ${#notebooks[@]} -eq 0 ]; then
 fi
 for method in fork spawn forkserver; do
   echo "== lecture notebooks under COURSE_START_METHOD=$method"
-  COURSE_START_METHOD=$method python -m pytest -p no:cacheprovider --nbval --nbval-current-env \
-    --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=120 notebooks
+  # two notebooks at a time, each in its own kernel (loadscope keeps a notebook's cells in order on one worker)
+  COURSE_START_METHOD=$method python -m pytest -p no:cacheprovider -n 2 --dist loadscope --nbval \
+    --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg --nbval-cell-timeout=120 notebooks
 done
