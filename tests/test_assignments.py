@@ -76,6 +76,7 @@ def test_corpus_is_graded_as_expected(tmp_path, assignment, start_method):
     run = nbgrader(course, "autograde", assignment, "--force", start_method=start_method, check=False)
     assert mismatches(course, assignment, students) == [], run.stderr[-3000:]
     assert central_mistakes_not_shown(course, assignment, students) == []
+    write_visible_share(course, assignment, students)
     # the class report counts exactly the corpus's intended mistakes, each student once per exercise
     intended = Counter(m for s in students for m in s.mistakes)
     reported = Counter()
@@ -109,6 +110,31 @@ def central_mistakes_not_shown(course: Path, assignment: str, students) -> list[
             if score >= most:
                 missed.append(f"{student.id}: {mistake} passed the visible test {answer}_tests ({student.why})")
     return missed
+
+
+def write_visible_share(course: Path, assignment: str, students) -> None:
+    """artifacts/visible-tests/<assignment>.txt: of the wrong (student, exercise) pairs, those a visible test shows.
+
+    Not a target in itself (hidden tests rightly keep the rarer cases), but the figure an
+    instructor asks for: how often a student sees their mistake before submitting.
+    """
+    answers = answer_ids(course / "source" / assignment / f"{assignment}.ipynb")
+    lines, shown, wrong = [], 0, 0
+    for student in students:
+        graded = cell_scores(course, assignment, student.id)
+        for answer in answers:
+            cells = {gid: got for gid, got in graded.items() if gid.startswith(answer + "_")}
+            if all(score >= most for score, most in cells.values()):
+                continue
+            wrong += 1
+            score, most = cells[f"{answer}_tests"]
+            shown += score < most
+            lines.append(f"{'visible' if score < most else 'hidden only':12} {student.id}: {answer}")
+    folder = REPO / "artifacts" / "visible-tests"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{assignment}.txt").write_text(
+        f"{assignment}: {shown} of {wrong} wrong (student, exercise) pairs fail a visible test\n"
+        + "\n".join(sorted(lines)) + "\n", encoding="utf-8")
 
 
 def _normalized(path: Path) -> dict:
