@@ -1,11 +1,13 @@
 """The checks of 06_producer_consumer and 07_sockets, called directly (no nbgrader).
 
 Each mistake fails the check built to force it, with its sentence and its stable id; each
-correct style passes. The start methods take turns across cases; the end-to-end test
+correct style passes. The start methods take turns across cases (set
+MPCOURSE_DIRECT_START_METHOD to run every case under one); the end-to-end test
 (test_assignments.py) grades every corpus file under every start method.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -145,6 +147,9 @@ CASES = [
     (S, "makefile_sentinels_selector", "framing", ("recv_msg",), sk.check_recv_msg_segments, None),
     (S, "reads_ahead_joins_some_off_by_one", "framing", ("recv_msg",), sk.check_recv_msg_segments,
      ("TCP keeps no boundaries", "framing/reads-past-message")),
+    (S, "mut_recv_asks_for_too_much", "framing", ("recv_msg",), sk.check_recv_msg_segments,
+     ("TCP keeps no boundaries", "framing/reads-past-message")),
+    (S, "reference", "framing", ("recv_msg",), sk.check_recv_msg_segments, None),
     (S, "payload_once_keeps_all_conns", "framing", ("recv_msg",), sk.check_recv_msg_segments,
      ("keep calling recv", "framing/big-message")),
     (S, "spin_on_empty_bytes", "framing", ("recv_msg",), sk.check_recv_msg_close,
@@ -191,5 +196,5 @@ CASES = [
 def test_check(index, case):
     assignment, student, gid, names, check_fn, failure = case
     phrase, mistake = failure or (None, None)
-    expect_verdict(check_fn, _answer(assignment, student, gid, names), phrase,
-                   START_METHODS[index % len(START_METHODS)], mistake=mistake)
+    method = os.environ.get("MPCOURSE_DIRECT_START_METHOD") or START_METHODS[index % len(START_METHODS)]
+    expect_verdict(check_fn, _answer(assignment, student, gid, names), phrase, method, mistake=mistake)

@@ -40,7 +40,11 @@ until ``collect`` returns or is plainly waiting for it.
     A deadlock is what the OS shows: collect's thread and every child blocked in the kernel
     for 1.5 s, none held by the judge (a caller starved of CPU is runnable, not blocked);
   * timing: the judge holds each child after its put until collect is plainly waiting (no
-    progress for 1 s), so a collect that never joins returns while a child is held;
+    progress for 1 s), so a collect that never joins returns while a child is held; it then
+    lets them go one at a time, by i, lowest first with small results and highest first with
+    large ones, so joining only the first process, or all but the first, returns while one is
+    held every run; in ``check_collect_small`` target(q, 1) waits 2 s before its put, so a
+    ``q.get(timeout=...)`` shorter than that gives up every run;
   * structure: one run of ``target`` per ``i``, never in the caller; results exactly the ones
     put, each once (any order);
   * leftovers: a child the judge still holds when ``collect`` returns is a process left
@@ -555,6 +559,8 @@ STUCK_FOR = 1.0             # s without progress before the judge lets held targ
 QUIET_HANG = 3.0            # s collect may sit blocked after every target has ended
 BLOCKED_FOR = 1.5           # s collect and every target must sit blocked in the kernel before it counts as a deadlock
 COLLECT_LIMIT = 15.0        # s collect may take
+LATE_PUT = 2.0              # s target(q, LATE) waits before its put in check_collect_small
+LATE = 1
 
 
 def payload(i: int, size: int):
@@ -565,13 +571,17 @@ def payload(i: int, size: int):
 class Target:
     """``target(q, i)`` handed to collect: put ``payload(i)`` on q; the judge knows when, and from which process."""
 
-    def __init__(self, recorder, size: int):
+    def __init__(self, recorder, size: int, late: float = 0.0):
         self.recorder = recorder
         self.size = size
+        self.late = late
 
     def __call__(self, q, i) -> None:
         recorder = self.recorder
         recorder.ask("putting", i if isinstance(i, int) else repr(i))
+        if self.late and i == LATE:
+            recorder.state("running", "a slow target")
+            time.sleep(self.late)
         recorder.state("blocked", "put")
         q.put(payload(i, self.size) if isinstance(i, int) else (i, None))
         recorder.ask("put", i if isinstance(i, int) else repr(i))      # the judge may keep this process alive here
@@ -596,7 +606,8 @@ class _Targets:
         self.runs: list[tuple[int, object]] = []         # (host pid, i)
         self.pids: dict[int, int] = {}                   # host pid -> pid in the stage
         self.held: set[int] = set()
-        self.generation = 0
+        self.released: set[int] = set()
+        self.index: dict[int, int] = {}                  # host pid -> i
         self.progress = time.monotonic()
         self.alive_count = 0
 
@@ -627,6 +638,7 @@ class _Targets:
         self.judge.record("state", "running", f"target(q, {i})", peer=peer)
         with self.cv:
             self.runs.append((peer.host_pid, i))
+            self.index[peer.host_pid] = i if isinstance(i, int) else -1
             self.pids[peer.host_pid] = peer.pid
             self.progress = time.monotonic()
             self.cv.notify_all()
@@ -638,16 +650,24 @@ class _Targets:
         with self.cv:
             self.progress = time.monotonic()
             self.held.add(peer.host_pid)
-            generation = self.generation
             self.cv.notify_all()
-            self.cv.wait_for(lambda: self.generation != generation or self.judge.closed)
+            self.cv.wait_for(lambda: peer.host_pid in self.released or self.judge.closed)
             self.held.discard(peer.host_pid)
             self.progress = time.monotonic()
         return None
 
-    def release(self) -> None:
+    def release(self, one: str | None = None) -> None:
+        """Let the held targets exit: all, or only the one with the "lowest" or the "highest" i.
+
+        One at a time, a collect that joins only some of its processes returns while another is
+        held: joining all but the first fails with "highest" first, joining only the first with
+        "lowest" first.
+        """
         with self.cv:
-            self.generation += 1
+            held = sorted(self.held - self.released, key=lambda pid: self.index.get(pid, -1))
+            if one is not None and held:
+                held = [held[0] if one == "lowest" else held[-1]]
+            self.released.update(held)
             self.progress = time.monotonic()
             self.cv.notify_all()
 
@@ -666,11 +686,11 @@ class _Targets:
         return found
 
 
-def _judge_collect(judge, collect, n: int, size: int) -> Verdict:
+def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 0.0) -> Verdict:
     from ..judge import Course
 
     targets = _Targets(judge)
-    call = judge.call(Course("mpcourse.checks.queues:run_collect"), collect, n, targets.recorder, size,
+    call = judge.call(Course("mpcourse.checks.queues:run_collect"), collect, n, targets.recorder, size, late,
                       name="collect")
     what = f"collect(target, {n})"
     caller = judge.stage_peer.pid if judge.stage_peer else -2
@@ -693,8 +713,8 @@ def _judge_collect(judge, collect, n: int, size: int) -> Verdict:
             started = {pid for pid, _i in targets.runs if pid != targets.stage_pid}
         if quiet < STUCK_FOR or call.finished.is_set():
             continue
-        if targets.held:
-            targets.release()          # collect waits for them (a join): let them exit
+        if targets.held - targets.released:
+            targets.release(first)     # collect waits for them (a join): let one exit
         elif started and set(alive) == started and all(now - asleep_since.get(pid, now) >= BLOCKED_FOR
                                                         for pid in [0, *started]) and _only_targets_run(judge, started):
             deadlocked = True          # the caller and every target blocked in the kernel: the results are unread
@@ -702,7 +722,7 @@ def _judge_collect(judge, collect, n: int, size: int) -> Verdict:
         elif started and not alive and now - asleep_since.get(0, now) > QUIET_HANG \
                 and _only_targets_run(judge, set()):
             break                      # every target has ended, and collect sits blocked: waiting for what?
-    still_held = set(targets.held)
+    still_held = targets.held - targets.released
     if call.finished.is_set():
         judge.record("state", "exited", "collect returned", name="collect (the caller)", pid=caller)
     events = judge.events()
@@ -718,6 +738,10 @@ def _judge_collect(judge, collect, n: int, size: int) -> Verdict:
         ended = "every one of them has ended" if not targets.alive() else "some are still running"
         return failed("collect/hangs", f"{what} did not return although {len(targets.runs)} of {n} targets had run "
                       f"and {ended} ({where}): take exactly n results from the queue, then join every process.",
+                      events)
+    if call.status == "raised" and call.error_type == "Empty":
+        return failed("collect/gives-up-waiting", f"{what} raised {call.error()} while a target was still working: "
+                      "a target may take as long as it needs, so take each result with a plain q.get(), no timeout.",
                       events)
     if call.status == "raised":
         return failed("collect/raised", f"{what} raised {call.error()}.")
@@ -768,19 +792,19 @@ def _collect_results(what: str, got, n: int, size: int) -> Verdict:
     return passed(f"{n} processes each put {kind}; all {n} came back, and no process was left running")
 
 
-def run_collect(collect, n: int, recorder, size: int):
+def run_collect(collect, n: int, recorder, size: int, late: float = 0.0):
     """In the stage (the caller): ``collect(target, n)`` with the course's target."""
     recorder.ask("caller", threading.get_native_id())
-    return collect(Target(recorder, size), n)
+    return collect(Target(recorder, size, late), n)
 
 
 @check(timeout=25, label="collect")
 def check_collect_small(judge, collect) -> Verdict:
-    """Three processes with small results: all three come back (any order), no process left running."""
-    return _judge_collect(judge, collect, 3, 0)
+    """Three processes with small results, one of them 2 s late: all come back (any order), none left running."""
+    return _judge_collect(judge, collect, 3, 0, "lowest", late=LATE_PUT)
 
 
 @check(timeout=30, label="collect")
 def check_collect_large_results(judge, collect) -> Verdict:
     """Four processes put a megabyte each: all come back, nothing deadlocks, no process left running."""
-    return _judge_collect(judge, collect, 4, BIG)
+    return _judge_collect(judge, collect, 4, BIG, "highest")

@@ -18,7 +18,11 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     student's socket has a timeout set, so ``recv(n, MSG_WAITALL)`` returns short too:
     assuming ``recv(n)`` returns n bytes, or one ``recv(1024)``, fails every run
     (``check_framing``); two messages (and an empty one) in one segment must come back
-    separately (``check_recv_msg_segments``);
+    separately (``check_recv_msg_segments``); a message cut inside its header, then one cut
+    inside its payload, whose rest arrives in one segment with the next message while
+    recv_msg waits in the middle of a read: asking recv() for more than the bytes still
+    missing (``n + len(buf)``, ``n``) takes the next message's bytes, every run
+    (``check_recv_msg_segments``);
   * sizes: a 1 MiB message sent in 64 KiB pieces, each only once the previous one was
     read, so one ``recv(length)`` returns short every run (``check_recv_msg_segments``);
     a 1 MiB ``send_msg`` on a socket with a timeout and small buffers, where ``send()``
@@ -361,7 +365,7 @@ def check_send_msg_wire_format(judge, send_msg) -> Verdict:
 
 @check(timeout=40, label="recv_msg")
 def check_recv_msg_segments(judge, recv_msg) -> Verdict:
-    """Two messages in one segment (粘包), an empty one between, then 1 MiB that arrives in pieces."""
+    """Two messages in one segment (粘包), an empty one between, 1 MiB in pieces, messages that straddle segments."""
     stream = _Stream(judge)
     segment = frame(b"first") + frame(b"") + frame(b"second")
     stream.far.sendall(segment)
@@ -377,9 +381,38 @@ def check_recv_msg_segments(judge, recv_msg) -> Verdict:
     how = f"a {len(big)}-byte message arrived in {len(pieces)} pieces"
     call, read_all = _receive(judge, recv_msg, stream, pieces)
     stream.close()
-    verdict = _recv_problem(call, big, read_all, how, "big")
-    return verdict or passed(f"two messages and an empty one in one segment came back one by one, and a "
-                             f"{len(big)}-byte message that arrived in pieces came back whole")
+    verdict = _recv_problem(call, big, read_all, how, "big") or _straddled(judge, recv_msg)
+    return verdict or passed(f"two messages and an empty one in one segment came back one by one, so did a "
+                             f"message whose rest arrived with the next one, and a {len(big)}-byte message that "
+                             "arrived in pieces came back whole")
+
+
+def _straddled(judge, recv_msg) -> Verdict | None:
+    """A message cut inside its header, then inside its payload, each rest arriving with the next message.
+
+    recv_msg is then waiting in the middle of a read when more bytes arrive than that read
+    still misses: a recv() asked for more than the missing count (``n + len(buf)``, ``n``)
+    takes bytes of the next message with them, every run.
+    """
+    stream = _Stream(judge)
+    try:
+        return _straddled_on(judge, recv_msg, stream)
+    finally:
+        stream.close()
+
+
+def _straddled_on(judge, recv_msg, stream: _Stream) -> Verdict | None:
+    for first, second, cut in ((b"straddles", b"next", 2), (b"straddles", b"next", 4 + 3)):
+        where = f"its first {cut} bytes" if cut < 4 else f"its header and {cut - 4} payload bytes"
+        how = f"{where} of b'straddles' arrived alone, then its rest and the next message b'next' in one segment"
+        head, rest = frame(first)[:cut], frame(first)[cut:] + frame(second)
+        for data, pieces in ((first, [head, rest]), (second, [])):
+            call, read_all = _receive(judge, recv_msg, stream, pieces)
+            short = call.status == "returned" and type(call.value) is bytes and data.startswith(call.value)
+            verdict = _recv_problem(call, data, read_all, how, "split" if short else "segment")
+            if verdict:
+                return verdict
+    return None
 
 
 @check(timeout=30, label="recv_msg")

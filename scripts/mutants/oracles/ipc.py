@@ -140,8 +140,14 @@ def add_all_trial(student, rng) -> None:
     barrier, errors = multiprocessing.Barrier(workers), multiprocessing.RawValue("i", 0)
     procs = [multiprocessing.Process(target=_adder, args=(student.add_all, total, numbers, barrier, errors))
              for numbers in lists]
+    hold = rng.random() < 0.3          # the caller holds the lock a while: a short acquire timeout must not write
+    if hold:
+        total.get_lock().acquire()
     for p in procs:
         p.start()
+    if hold:
+        time.sleep(0.5)
+        total.get_lock().release()
     join_all(procs, 10, "add_all")
     if errors.value:
         raise Violation("raises", "")
