@@ -3,11 +3,12 @@ sentence and its id, each correct style passes.
 
 Answers come from the corpus (``tests/corpus/<assignment>/<file>.py``) or, for mistakes no
 corpus file makes first, from ``INLINE`` below. The start methods take turns across cases
-(a case may name its own); the end-to-end test (test_assignments.py) grades every corpus
-file under fork and spawn.
+(a case may name its own; set MPCOURSE_DIRECT_START_METHOD to run every other case under
+one); the end-to-end test (test_assignments.py) grades every corpus file under fork and spawn.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -244,6 +245,8 @@ CASES = [
      "never all ran at the same time", "run_all/not-concurrent", None),
     ("01_processes", "return_before_join", "run_all", "run_all", P.check_run_all_runs_children_at_once,
      "returned [None, None, None] while 3 of its children were still running", "run_all/returned-early", None),
+    ("01_processes", "mut_join_timeout_tenth", "run_all", "run_all", P.check_run_all_many_at_once,
+     "call p.join() (with no timeout) on every process", "run_all/returned-early", None),
     ("01_processes", "codes_in_end_order", "run_all", "run_all", P.check_run_all_runs_children_at_once,
      "not the order in which they ended", "run_all/wrong-codes", None),
     ("01_processes", "leaves_a_watchdog", "run_all", "run_all", P.check_run_all_runs_children_at_once,
@@ -385,8 +388,8 @@ def _answer(assignment: str, source: str, gid: str, name: str):
                          ids=[f"{c[1].replace(' ', '_')}-{c[4].__name__.removeprefix('check_')}" for c in CASES])
 def test_check(index, case):
     assignment, source, gid, name, check_fn, phrase, mistake, method = case
-    expect_verdict(check_fn, _answer(assignment, source, gid, name), phrase,
-                   method or START_METHODS[index % len(START_METHODS)], mistake=mistake)
+    method = method or os.environ.get("MPCOURSE_DIRECT_START_METHOD") or START_METHODS[index % len(START_METHODS)]
+    expect_verdict(check_fn, _answer(assignment, source, gid, name), phrase, method, mistake=mistake)
 
 
 def test_every_mistake_id_of_the_checks_is_shown_failing():
