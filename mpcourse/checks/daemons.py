@@ -42,7 +42,9 @@ dimension, on every run and start method):
     ``start()``) -> ``run_with_deadline/stopped-early``; returned more than 5 s after SIGTERM
     (or the deadline) -> ``run_with_deadline/too-slow``; never stopped -> ``run_with_deadline/no-terminate``
     or ``run_with_deadline/hangs`` (no return 8 s past SIGTERM, or past the deadline counted from
-    when the child began);
+    when the child began); stopped, its SIGTERM handler in place, but the judge never heard
+    that SIGTERM arrived (``kill()`` straight away, POSIX) -> ``run_with_deadline/no-terminate``
+    (in every late-target check);
   * a target that ignores SIGTERM (POSIX): only ``kill()`` ends it -> ``run_with_deadline/no-kill``,
     ``run_with_deadline/hangs`` (``check_run_with_deadline_kills_a_target_that_ignores_sigterm``);
   * values: ``sys.exit(3)`` gives 3, a normal return 0, a target with no args (``()``),
@@ -501,6 +503,14 @@ def _stopped_in_time(judge, run: _Run, call_text: str, timeout: float, grace: fl
         return failed("run_with_deadline/stopped-early", f"{call_text} stopped the target {waited:.2f} s after "
                       f"it started, before the {timeout:g} s it was allowed: wait with join(timeout) first.",
                       run.targets.events())
+    ready = any(e.pid == child["pid"] and e.kind == "state" and e.detail == "ready" for e in judge.events())
+    terminated = any(what == "terminate" for what, _waited in run.targets.stops)      # timed in the caller
+    if SIGNALS and ready and not terminated and signalled is None \
+            and _wait_stop_time(judge, child["pid"], 1.0) is None:
+        return failed("run_with_deadline/no-terminate", f"{call_text} ended the child (exit code {call.value}) "
+                      "without ever sending it SIGTERM: terminate() it first, so that it can end by itself, and "
+                      "kill() it only if it is still alive after a short join().", run.targets.events(),
+                      title="run_with_deadline never sent SIGTERM")
     late = call.ended - (signalled or child["t"] + timeout)
     if late > grace + 5:
         return failed("run_with_deadline/too-slow", f"{call_text} returned {late:.1f} s after the deadline: "

@@ -1,5 +1,5 @@
 # expect: run_with_deadline=fail
-# why: sleeps timeout and then always terminates and kills: a target that ended in time still reports a signal
+# why: sleeps timeout and then always terminates (and kills if needed): a target that ended in time still reports a signal
 # mistake: run_with_deadline/wrong-code
 # %% run_with_deadline
 import multiprocessing
@@ -10,6 +10,9 @@ def run_with_deadline(target, args, timeout):
     p = multiprocessing.Process(target=target, args=args)
     p.start()
     time.sleep(timeout)
-    p.kill()
+    p.terminate()
+    p.join(1)
+    if p.is_alive():
+        p.kill()
     p.join()
-    return -9 if p.exitcode == 0 else p.exitcode
+    return -15 if p.exitcode == 0 else p.exitcode
