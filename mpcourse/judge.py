@@ -906,8 +906,13 @@ class _Spares:
                 self.used.remove(spare)
 
     def close(self) -> None:
-        for spare in self.ready + self.used:
-            spare.kill()
+        """Kill every spare at once: each kill waits for its sandbox to end, and the grader waits for this."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        spares = self.ready + self.used
+        if spares:
+            with ThreadPoolExecutor(len(spares)) as pool:
+                list(pool.map(lambda spare: spare.kill(), spares))
 
 
 def _fork_judge(request: dict, pending: dict, config: dict, spare) -> None:
