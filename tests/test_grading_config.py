@@ -54,3 +54,14 @@ def test_feedback_names_the_mistake_shows_the_timeline_and_hides_hidden_tests(tm
     assert "check_withdraw_releases_lock_on_error" not in html and "BEGIN HIDDEN TESTS" not in html
     reference = (course / "feedback" / "reference" / "03_locks" / "03_locks.html").read_text()
     assert "CheckFailed" not in reference
+
+
+def test_nbgrader_starts_without_the_slow_iri_checker():
+    """rfc3987 (requirements.txt) keeps jsonschema from building rfc3987-syntax's Lark grammars (2.5 s) at every
+    nbgrader, nbconvert and jupyter start; without it this test fails."""
+    import subprocess
+    import sys
+
+    code = "import nbgrader.apps, jsonschema, sys; print('rfc3987_syntax' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert shown.strip() == "False"
