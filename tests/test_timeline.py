@@ -157,33 +157,58 @@ CHECK_TEST_MODULES = ("test_checks_locks", "test_checks_processes_daemons", "tes
                       "test_checks_pc_sockets")
 
 
+def _failing(module, case) -> tuple | None:
+    """(check, mistake, a function giving the answer) of a case of ``module.CASES`` that must fail, else None.
+
+    The four modules lay their cases out differently (see each module's ``CASES`` comment).
+    """
+    if module.__name__.endswith("processes_daemons"):
+        assignment, source, gid, name, check_fn, phrase, mistake, _method = case
+        return (check_fn, mistake or phrase, lambda: module._answer(assignment, source, gid, name)) \
+            if phrase or mistake else None
+    if module.__name__.endswith("pc_sockets"):
+        assignment, student, gid, names, check_fn, failure = case
+        return (check_fn, failure[1], lambda: module._answer(assignment, student, gid, names)) if failure else None
+    student, gid, check_fn, failure = case
+    if failure is None:
+        return None
+    return check_fn, failure[1] if isinstance(failure, tuple) else failure, lambda: module._answer(student, gid)
+
+
 def failing_cases() -> list:
-    """The mistakes of every direct check test module (``CASES``: corpus file, answer, check, phrase, ...)."""
+    """One failing case per (check, mistake) of every direct check test module: each picture the grader draws."""
     import importlib
 
-    found = []
+    found, seen = [], set()
     for name in CHECK_TEST_MODULES:
         module = importlib.import_module(name)
-        if not hasattr(module, "_answer"):
-            continue
-        for case in getattr(module, "CASES", []):
-            if len(case) >= 4 and hasattr(case[2], "judge") and case[3] is not None:
-                found.append((module, case))
+        for case in module.CASES:
+            failing = _failing(module, case)
+            if failing and (failing[0], failing[1]) not in seen:
+                seen.add((failing[0], failing[1]))
+                found.append(failing)
     return found
 
 
+def test_every_assignment_has_feedback_pictures_checked():
+    modules = {check_fn.__module__ for check_fn, _mistake, _answer in failing_cases()}
+    assert modules == {f"mpcourse.checks.{m}" for m in ("processes", "daemons", "locks", "ipc", "queues",
+                                                          "producer_consumer", "sockets")}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("module", "case"), failing_cases(), ids=lambda v: v[0] if isinstance(v, tuple) else "")
-def test_feedback_timelines_of_the_grader_have_no_overlapping_labels(module, case):
+@pytest.mark.parametrize(("check_fn", "mistake", "answer"), failing_cases(),
+                         ids=[f"{c.__name__.removeprefix('check_')}-{m}" for c, m, _a in failing_cases()])
+def test_feedback_timelines_of_the_grader_have_no_overlapping_labels(check_fn, mistake, answer):
     """The grader's failure pictures follow the same layout rules as the lectures'."""
     from mpcourse.checks import handover
     from mpcourse.judge import run_check
 
-    student, gid, check_fn = case[:3]
-    answer = module._answer(student, gid)
-    objects = answer if isinstance(answer, tuple) else (answer,)
+    objects = answer()
+    objects = objects if isinstance(objects, tuple) else (objects,)
+    gid = check_fn.__name__
     verdict = run_check(check_fn.judge, handover(gid, objects), timeout=check_fn.timeout, name=gid)
-    assert not verdict.ok, f"{student}: expected a failed verdict"
+    assert not verdict.ok, f"{mistake}: expected a failed verdict"
     if not verdict.events:
         return                               # a one-process mistake: the sentence only, no picture
     figure = draw_timeline(verdict.events, title=verdict.title or "what your code did",
