@@ -223,6 +223,7 @@ class Peer:
         self.pid = host_pid
         self.name = "?"
         self.role = "process"
+        self.daemon: bool | None = None          # multiprocessing's daemon flag, as the process said
         self.slot: int | None = None
         self.call: int | None = None
         self.closed = threading.Event()
@@ -361,6 +362,12 @@ class Judge:
             raise StageLost("the checking process did not hand over a socket")
         return reply["socket"]
 
+    def daemon_flags(self) -> dict[int, bool]:
+        """pid -> multiprocessing's daemon flag, for each process that talked to the judge (as it said)."""
+        with self.lock:
+            return {peer.pid: peer.daemon for peer in self._peers
+                    if peer.role == "process" and peer.pid is not None and peer.daemon is not None}
+
     def processes(self) -> list[dict]:
         """Every process of the stage now, as the operating system sees them (never as the stage says).
 
@@ -464,6 +471,7 @@ class Judge:
             self._stage_ready.set()
             return
         peer.name = _clean(hello.get("name") or "process", 40)
+        peer.daemon = hello.get("daemon") if isinstance(hello.get("daemon"), bool) else None
         call = hello.get("call")
         with self.lock:
             if isinstance(call, int) and call in self._calls and self._calls[call].mode == "process":

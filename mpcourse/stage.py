@@ -43,7 +43,8 @@ class JudgeGone(ConnectionError):
 # the connection of this process (and thread) to the judge
 
 def _hello() -> dict:
-    return {"hello": "process", "pid": os.getpid(), "name": multiprocessing.current_process().name,
+    me = multiprocessing.current_process()
+    return {"hello": "process", "pid": os.getpid(), "name": me.name, "daemon": bool(me.daemon),
             "slot": _slot, "call": _call}
 
 

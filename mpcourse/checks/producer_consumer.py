@@ -26,7 +26,7 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     producer's first item until every producer and ``n_consumers`` other processes are seen
     asleep, and longer; a process that is not a producer and ends meanwhile stopped on an
     empty queue or got a sentinel too early (the consumer alone is probed to say which).
-    Then the last item of the longest batch is held until everything else was put and
+    Then the last item of the first (longest) batch is held until everything else was put and
     taken and the other producers have ended: a consumer that ends now got a None before
     the producers finished (a sentinel put too early, or one per producer): judged by
     structure, not by a lost item. Then one None per consumer must stop them all.
@@ -40,6 +40,15 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     held, no more than maxsize (+ one in flight per process) items may be put, so an
     unbounded queue fails every time; 4 results of 256 KB fill any pipe, so joining the
     consumers before reading the results hangs every time;
+  * which producer is held: ``check_run_pipeline`` holds the first batch's producer (the first
+    started), so joining only ``producers[1:]`` lets the sentinels out before its last item:
+    ``pipeline/sentinel-too-early`` in the visible test; ``check_run_pipeline_late_producer``
+    (run 1) holds the last batch's producer the same way, for ``producers[:-1]``;
+  * full queue at the sentinels (run 2): every transform is held, so with 2 consumers, maxsize 3
+    and 5 items the producers end with the queue full; the sentinels must wait for room:
+    ``put_nowait(None)`` raises Full every time (``pipeline/gives-up-on-full-queue``). Then
+    the transform that completes the set is held until every process is asleep: reading the
+    results with ``get_nowait()`` raises Empty every time (``pipeline/gives-up-waiting``);
   * results: every result exactly once, any order (every check);
   * leftovers: no process of the stage may run after the return (every check; children of
     ``subprocess`` and new sessions count).
@@ -48,6 +57,9 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     quiet: returning meanwhile means q.join() did not wait (``check_run_joinable``, visible);
   * a hang after every item was transformed is q.join() without task_done();
   * leftovers: consumers still running after the return (daemons do not die in a kernel);
+  * process structure: every consumer that took an item must be a daemon, as each process
+    tells the judge when it connects (non-daemon consumers stopped by hand otherwise pass
+    every check): ``joinable/not-daemon``, after every other judgement (both checks);
   * values and counts: item 0 is falsy; 4 consumers for 3 items: every transform is held
     until the three items are inside transform at once, and 4 processes must be alive then
     (n_consumers, even when there are fewer items); the idle one must be stopped too
@@ -888,6 +900,19 @@ def _early_stop(judge, flow: _Flow, consumer, text: str, phase: str) -> Verdict:
                   events, spans, title=title)
 
 
+def _raised(flow: _Flow, call, text: str, title: str) -> Verdict:
+    """The call raised: a queue.Full or queue.Empty means it gave up on a queue that was only slow."""
+    if call.error_type.endswith("Full"):
+        return failed("pipeline/gives-up-on-full-queue", f"{text} raised {call.error()} while the consumers were busy "
+                      "and the queue was full: put the sentinels with q.put(None), which waits for room, not "
+                      "put_nowait().", flow.events(), title=title)
+    if call.error_type.endswith("Empty"):
+        return failed("pipeline/gives-up-waiting", f"{text} raised {call.error()} while a consumer was still "
+                      "transforming an item: read the results with results.get(), which waits, not get_nowait() "
+                      "or a short timeout.", flow.events(), title=title)
+    return failed("pipeline/raised", f"{text} raised {call.error()}.", flow.events(), title=title)
+
+
 def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big: bool = False) -> Verdict | None:
     """After the judge let everything go: the call's end, results, roles and leftovers."""
     flow.wait_until(lambda: call.finished.is_set(), stall=STALL, cap=30.0)
@@ -912,7 +937,7 @@ def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big:
                       events, title=title)
     call.wait(0)
     if call.status != "returned":
-        return failed("pipeline/raised", f"{text} raised {call.error()}.", flow.events(), title=title)
+        return _raised(flow, call, text, title)
     problem = flow.results_problem(call.value)
     if problem:
         slug, what = problem
@@ -945,9 +970,9 @@ def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big:
 @check(timeout=40, label="run_pipeline")
 def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Verdict:
     """Producers pause until the consumers wait; the last item comes late; every result comes back once."""
-    sizes, n_consumers, maxsize, hold = [3, 4], 3, 8, 0.5
+    sizes, n_consumers, maxsize, hold = [4, 3], 3, 8, 0.5
     flow, text, start = _start_pipeline(judge, run_pipeline, sizes, n_consumers, maxsize)
-    last = flow.batches[-1][-1]                    # the last item of the longest batch comes late
+    last = flow.batches[0][-1]                     # the last item of the first (longest) batch comes late
     phase = {"now": 1}
     flow.hold_put = lambda n, pid: phase["now"] == 1 or (phase["now"] == 2 and n == last)
     call = start()
@@ -970,6 +995,9 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
                         "the producers, and join the producers only after that.", flow.events(),
                         title=f"{text}: producers without consumers")
     if flow.waiting_puts and not flow.others_alive():
+        if flow.ended_non_producers():         # consumers that quit before any producer put (a slow start)
+            return _early_stop(judge, flow, consumer, text, "while the producers were paused and the queue was "
+                               "empty")
         return no_overlap
     paused_with = set(flow.watch.alive)
 
@@ -1039,6 +1067,62 @@ def check_run_pipeline_busy_consumers(judge, run_pipeline, consumer=None, produc
     return passed(f"{n_consumers} consumers (for {len(sizes)} batches) were busy at once while the producers blocked "
                   f"with {in_buffer} items waiting (maxsize={maxsize}); all {flow.total} results, "
                   f"{big_items} of them {BIG // 1024} KB, came back once")
+
+
+@check(timeout=40, label="run_pipeline")
+def check_run_pipeline_late_producer(judge, run_pipeline, consumer=None, producer=None) -> Verdict:
+    """Two runs: the last producer's last item waits for the first to end; then sentinels meet a full queue."""
+    n_consumers, maxsize = 2, 3
+    sizes = [2, 3]                                 # 5 items: one in each consumer's hands, 3 fill the queue
+    flow, text, start = _start_pipeline(judge, run_pipeline, sizes, n_consumers, maxsize)
+    held_last = flow.total - 1                 # the last producer's last item (run_pipeline's holds the first's)
+    flow.hold_put = lambda n, pid: n == held_last
+    call = start()
+
+    def others_done() -> bool:
+        others = flow.producers() - {flow.put_by.get(held_last)}
+        return (held_last in flow.waiting_puts and bool(others) and
+                all(pid in flow.watch.ended for pid in others) and
+                flow.taken() >= set(range(flow.total)) - {held_last} and flow.watch.quiet(2 * SETTLE))
+
+    flow.wait_until(lambda: call.finished.is_set() or flow.stopped_early() or others_done(), stall=PHASE)
+    if flow.stopped_early():
+        return _early_stop(judge, flow, consumer, text, "while the last producer still had its last item to put")
+    flow.release()
+    verdict = _finish_pipeline(judge, flow, call, text, n_consumers)
+    if verdict:
+        return verdict
+
+    # a second run: every transform held, so the producers fill the queue and end before the sentinels go
+    flow, text, start = _start_pipeline(judge, run_pipeline, sizes, n_consumers, maxsize)
+    state = {"phase": 1, "final": None}
+
+    def hold_take(n, pid) -> bool:
+        if state["final"] is None and flow.taken() >= set(range(flow.total)):
+            state["final"] = n                     # the transform that completes the set ends late
+        return state["phase"] == 1 or n == state["final"]
+
+    flow.hold_take = hold_take
+    call = start()
+    title = f"{text}: every transform held until the producers had ended, then the last one late"
+    flow.wait_until(lambda: call.finished.is_set() or (
+        len(flow.put_at) == flow.total and all(pid in flow.watch.ended for pid in flow.producers()) and
+        flow.watch.quiet(2 * SETTLE)), stall=PHASE)
+    if call.finished.is_set() and call.status == "raised":
+        call.wait(0)
+        flow.release()
+        return _raised(flow, call, text, title)
+    with flow.cv:
+        state["phase"] = 2
+        flow.cv.notify_all()
+    flow.wait_until(lambda: call.finished.is_set() or (
+        state["final"] is not None and flow.watch.quiet(2 * SETTLE)), stall=PHASE)
+    flow.release()
+    verdict = _finish_pipeline(judge, flow, call, text, n_consumers)
+    if verdict:
+        return verdict
+    return passed("the sentinels waited until the last producer's late last item was put, then met a full queue, "
+                  f"and the results waited for a late transform; all {flow.total} results came back once, twice")
 
 
 def _confirm_few_inside(flow: _Flow, call, wanted: int) -> None:
@@ -1148,6 +1232,13 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
                       "consumers never die on their own; once q.join() has returned, stop them (a None each, or "
                       "terminate()) and join them.", flow.events(), [(call.ended, time.perf_counter())],
                       title=title)
+    flags = judge.daemon_flags()
+    not_daemons = sorted(pid for pid in consumers if flags.get(pid) is False)
+    if not_daemons:
+        return failed("joinable/not-daemon", f"in {text}, {_plural(len(not_daemons), 'consumer')} "
+                      f"{_were(len(not_daemons))} not daemon processes: a consumer loops for ever, so make it a "
+                      "daemon (daemon=True before start()), which cannot outlive the program, and still stop it "
+                      "after q.join().", flow.events(), title=title)
     return None
 
 

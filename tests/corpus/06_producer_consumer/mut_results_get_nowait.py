@@ -1,0 +1,36 @@
+# expect: pipeline=fail
+# why: results.get_nowait() raises queue.Empty while a consumer is still transforming an item
+# mistake: pipeline/gives-up-waiting
+# %% pipeline
+import multiprocessing
+
+
+def producer(q, items):
+    for item in items:
+        q.put(item)                # blocks while the buffer is full: back-pressure
+
+
+def consumer(q, results, transform):
+    while True:
+        item = q.get()
+        if item is None:           # the sentinel: no more items for this consumer
+            break
+        results.put(transform(item))
+
+
+def run_pipeline(batches, n_consumers, transform, maxsize):
+    q = multiprocessing.Queue(maxsize)
+    results = multiprocessing.Queue()
+    producers = [multiprocessing.Process(target=producer, args=(q, batch)) for batch in batches]
+    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform))
+                 for _ in range(n_consumers)]
+    for p in consumers + producers:
+        p.start()
+    for p in producers:
+        p.join()                   # every item is on the queue now
+    for _ in consumers:
+        q.put(None)                # one sentinel per consumer
+    out = [results.get_nowait() for _ in range(sum(len(batch) for batch in batches))]
+    for c in consumers:
+        c.join()
+    return out
