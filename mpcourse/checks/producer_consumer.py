@@ -988,16 +988,14 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
     if call.finished.is_set() and call.status == "raised":
         call.wait(0)
         return failed("pipeline/raised", f"{text} raised {call.error()}.", flow.events())
-    if flow.stopped_early():
+    if flow.stopped_early() or (flow.waiting_puts and not flow.others_alive() and flow.ended_non_producers()):
+        # a consumer that quit, even one that quit before any producer put (a slow start)
         return _early_stop(judge, flow, consumer, text, "while the producers were paused and the queue was empty")
     no_overlap = failed("pipeline/no-overlap", f"in {text}, no consumer process was running while the producers "
                         "were producing (they waited to put their first item): start the consumers together with "
                         "the producers, and join the producers only after that.", flow.events(),
                         title=f"{text}: producers without consumers")
     if flow.waiting_puts and not flow.others_alive():
-        if flow.ended_non_producers():         # consumers that quit before any producer put (a slow start)
-            return _early_stop(judge, flow, consumer, text, "while the producers were paused and the queue was "
-                               "empty")
         return no_overlap
     paused_with = set(flow.watch.alive)
 
