@@ -669,7 +669,7 @@ class _Lockstep(JudgeObject):
     def _first_done(self, now: float) -> bool:
         """The first release waits for a second tokenizing worker and for every process started by then.
 
-        "Started by then": two looks at the OS's list of processes, after the first
+        "Started by then": a look at the OS's list of processes, begun after the first
         tokenize call, that found nothing new (or FIRST_PATIENCE). So the workers start in
         step, and all the processes the student started tokenize together at first.
         """
@@ -746,7 +746,7 @@ class _Lockstep(JudgeObject):
                 found = []
             with self.cv:
                 if set(found) <= self.known:
-                    self.stable_since = self.stable_since or started
+                    self.stable_since = started
                 else:
                     self.stable_since = 0.0
                 self.known.update(found)

@@ -556,6 +556,7 @@ def check_offer_three_racing(judge, offer) -> Verdict:
 
 BIG = 1 << 20               # a megabyte: far more than a pipe holds, so a child cannot exit before it is read
 STUCK_FOR = 1.0             # s without progress before the judge lets held targets go, or calls it a deadlock
+JOIN_DWELL = 0.1            # s without progress before held targets go when the caller is seen waiting for a child
 QUIET_HANG = 3.0            # s collect may sit blocked after every target has ended
 BLOCKED_FOR = 1.5           # s collect and every target must sit blocked in the kernel before it counts as a deadlock
 COLLECT_LIMIT = 15.0        # s collect may take
@@ -634,6 +635,21 @@ class _Targets:
         except (OSError, IndexError):
             return True
 
+    def caller_joining(self) -> bool:
+        """The calling thread waits in the kernel for a child to end (waitpid: a join, or Popen.wait).
+
+        Linux's ``wchan`` names where a thread sleeps. Seen there, a held target can go
+        at once instead of after ``STUCK_FOR``; a get that waits for a result sleeps
+        elsewhere, and a kernel that hides ``wchan`` (or another OS) falls back to the quiet period.
+        """
+        if self.caller_task is None:
+            return False
+        try:
+            with open(self.caller_task[:-len("stat")] + "wchan", encoding="ascii", errors="replace") as f:
+                return f.read().strip() == "do_wait"
+        except OSError:
+            return False
+
     def _putting(self, peer, i) -> None:
         self.judge.record("state", "running", f"target(q, {i})", peer=peer)
         with self.cv:
@@ -711,11 +727,15 @@ def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 
                 targets.alive_count, targets.progress = len(alive), now
             quiet = now - targets.progress
             started = {pid for pid, _i in targets.runs if pid != targets.stage_pid}
-        if quiet < STUCK_FOR or call.finished.is_set():
+        if call.finished.is_set():
             continue
         if targets.held - targets.released:
-            targets.release(first)     # collect waits for them (a join): let one exit
-        elif started and set(alive) == started and all(now - asleep_since.get(pid, now) >= BLOCKED_FOR
+            if quiet >= STUCK_FOR or quiet >= JOIN_DWELL and targets.caller_joining():
+                targets.release(first)     # collect waits for them (a join): let one exit
+            continue
+        if quiet < STUCK_FOR:
+            continue
+        if started and set(alive) == started and all(now - asleep_since.get(pid, now) >= BLOCKED_FOR
                                                         for pid in [0, *started]) and _only_targets_run(judge, started):
             deadlocked = True          # the caller and every target blocked in the kernel: the results are unread
             break
