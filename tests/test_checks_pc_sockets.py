@@ -110,6 +110,8 @@ CASES = [
      ("which waits for room", "pipeline/gives-up-on-full-queue")),
     (P, "mut_results_get_nowait", "pipeline", PIPELINE, pc.check_run_pipeline_late_producer,
      ("read the results with results.get()", "pipeline/gives-up-waiting")),
+    (P, "sleeps_then_get_nowait", "pipeline", PIPELINE, pc.check_run_pipeline_late_producer,
+     ("read the results with results.get()", "pipeline/gives-up-waiting")),
     (P, "reference", "pipeline", ("producer",), pc.check_producer, None),
     (P, "sentinel_per_producer", "pipeline", ("producer",), pc.check_producer,
      ("only its own items", "pipeline/producer-puts-sentinel")),

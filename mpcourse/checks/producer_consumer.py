@@ -47,8 +47,10 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
   * full queue at the sentinels (run 2): every transform is held, so with 2 consumers, maxsize 3
     and 5 items the producers end with the queue full; the sentinels must wait for room:
     ``put_nowait(None)`` raises Full every time (``pipeline/gives-up-on-full-queue``). Then
-    the transform that completes the set is held until every process is asleep: reading the
-    results with ``get_nowait()`` raises Empty every time (``pipeline/gives-up-waiting``);
+    the transform that completes the set is held until every process is asleep and the
+    caller waits in the kernel (not runnable, not in ``time.sleep``): reading the results
+    with ``get_nowait()``, at once or after a pause, raises Empty every time
+    (``pipeline/gives-up-waiting``);
   * results: every result exactly once, any order (every check);
   * leftovers: no process of the stage may run after the return (every check; children of
     ``subprocess`` and new sessions count).
@@ -252,6 +254,7 @@ class _Watch:
         self.asleep: dict[int, bool] = {}       # pid -> asleep at the last poll (as drawn)
         self.candidates: dict[int, float] = {}  # pid -> when first seen; it counts from the second sighting
         self.quiet_since: float | None = None
+        self.caller_asleep_since: float | None = None
 
     def born(self, pid: int) -> None:
         """A process said it was born (under judge.cv): it counts even if it ends before the next poll."""
@@ -263,10 +266,25 @@ class _Watch:
         with self.flow.cv:
             known = list(self.seen)            # a process born while we look is judged at the next poll
         everything = self.judge.processes()
+        stage = self.judge.stage_peer.host_pid if self.judge.stage_peer else None
+        caller_asleep = stage is None or _every_thread_waits(stage)
         helpers = {p["pid"] for p in everything if p["is_stage"] or p["helper"]}
         current = {p["pid"]: p for p in everything if p["pid"] not in helpers}
         with self.flow.cv:
             self._update(known, current, helpers)
+            if not caller_asleep:
+                self.caller_asleep_since = None
+            elif self.caller_asleep_since is None:
+                self.caller_asleep_since = time.perf_counter()
+
+    def caller_waits(self, settle: float = SETTLE) -> bool:
+        """The caller (every thread of the stage) has waited in the kernel for ``settle`` s: blocked, not slow.
+
+        A caller descheduled on a loaded machine is runnable, and one in ``time.sleep`` only
+        pauses; a result let through then would reach a results.get_nowait() that should
+        have found it missing.
+        """
+        return self.caller_asleep_since is not None and time.perf_counter() - self.caller_asleep_since >= settle
 
     def _update(self, known: list[int], current: dict[int, dict], helpers: set[int]) -> None:
         now = time.perf_counter()
@@ -310,6 +328,30 @@ class _Watch:
     def quiet(self, settle: float = SETTLE) -> bool:
         """Every process of the student's has been asleep (or gone) for ``settle`` seconds."""
         return self.quiet_since is not None and time.perf_counter() - self.quiet_since >= settle
+
+
+def _every_thread_waits(host_pid: int) -> bool:
+    """Every thread of the process waits in the kernel for something (Linux's /proc); True where it cannot tell.
+
+    A thread in ``time.sleep`` (wchan ``*nanosleep``) only pauses: it will go on by itself
+    whether or not anything arrives, so it does not count as waiting.
+    """
+    task = f"/proc/{host_pid}/task"
+    try:
+        tids = os.listdir(task)
+    except OSError:
+        return True
+    for tid in tids:
+        try:
+            with open(f"{task}/{tid}/stat", encoding="ascii", errors="replace") as f:
+                state = f.read().rpartition(")")[2].split()[0]
+            with open(f"{task}/{tid}/wchan", encoding="ascii", errors="replace") as f:
+                where = f.read()
+        except (OSError, IndexError):
+            continue
+        if state not in ("S", "D", "T", "t", "I") or "nanosleep" in where:
+            return False
+    return True
 
 
 class _Flow:
@@ -1114,7 +1156,7 @@ def check_run_pipeline_late_producer(judge, run_pipeline, consumer=None, produce
         state["phase"] = 2
         flow.cv.notify_all()
     flow.wait_until(lambda: call.finished.is_set() or (
-        state["final"] is not None and flow.watch.quiet(2 * SETTLE)), stall=PHASE)
+        state["final"] is not None and flow.watch.quiet(2 * SETTLE) and flow.watch.caller_waits()), stall=PHASE)
     flow.release()
     verdict = _finish_pipeline(judge, flow, call, text, n_consumers)
     if verdict:
