@@ -9,8 +9,9 @@
 How it stays correct (the gradebook ends identical to ``nbgrader autograde 03_locks``):
 
 1. *execute*, in parallel: each Dask task receives, by value, the course's config, the
-   assignment's source, a private copy of the gradebook and one student's submission;
-   it runs ``nbgrader autograde <assignment> --student <id>`` in a scratch course with
+   assignment's source, a private copy of the gradebook and a batch of students'
+   submissions (about two batches per worker thread, so nbgrader starts once per batch,
+   not per student); it runs ``nbgrader autograde <assignment>`` in a scratch course with
    ``MPCOURSE_AUTOGRADE_PHASE=execute`` (sanitize, then ``GradingExecute`` only: the
    slow part) and sends back the executed notebooks. Nothing is written to the real
    gradebook, so any number of workers, on any machines, never contend for it.
@@ -76,31 +77,47 @@ def _nbgrader_env(extra: dict[str, str]) -> dict[str, str]:
 # ----------------------------------------------------------------------------------
 # the worker's task
 
-def execute_submission(template: bytes, submission: bytes, assignment: str, student: str,
-                       env: dict[str, str], timeout: float = 6 * 3600) -> tuple[str, bool, bytes | str]:
-    """Run one student's notebooks in a scratch course; (student, True, executed files) or (student, False, why)."""
+def execute_batch(template: bytes, submissions: dict[str, bytes], assignment: str, env: dict[str, str],
+                  timeout: float = 6 * 3600) -> list[tuple[str, bool, bytes | str]]:
+    """Run some students' notebooks in one scratch course, one nbgrader start for them all.
+
+    Returns (student, True, executed files) or (student, False, why) for each. Each
+    notebook still runs in its own sandbox with its own budget: a batch shares only
+    nbgrader's start-up (about 3 s), which would otherwise be paid per student.
+    """
     scratch = Path(tempfile.mkdtemp(prefix="mpcourse-grade-", dir=_worker_directory()))
     try:
         unpack(template, scratch)
-        unpack(submission, scratch / "submitted" / student / assignment)
+        for student, submission in submissions.items():
+            unpack(submission, scratch / "submitted" / student / assignment)
         try:
-            result = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--student",
-                                     student, "--force", _scratch_db(scratch)], cwd=scratch, capture_output=True,
-                                    text=True, env=_nbgrader_env({**env, PHASE_VARIABLE: "execute"}),
-                                    timeout=timeout)
+            result = subprocess.run([sys.executable, "-m", "nbgrader", "autograde", assignment, "--force",
+                                     _scratch_db(scratch)], cwd=scratch, capture_output=True, text=True,
+                                    env=_nbgrader_env({**env, PHASE_VARIABLE: "execute"}), timeout=timeout)
+            log = result.stdout + result.stderr
         except subprocess.TimeoutExpired:
-            return student, False, f"nbgrader did not finish in {timeout:.0f} s"
-        done = scratch / "autograded" / student / assignment
-        if not done.is_dir() or not any(done.glob("*.ipynb")):
-            return student, False, _last_error(result.stdout + result.stderr)
-        stamp = scratch / "submitted" / student / assignment / "timestamp.txt"
-        if stamp.exists() and not (done / "timestamp.txt").exists():
-            shutil.copy(stamp, done / "timestamp.txt")          # the record phase reads the submission time
-        return student, True, pack({".": done})
-    except Exception as exc:  # a broken bundle, a full disk: this student only
-        return student, False, f"{type(exc).__name__}: {exc}"
+            log = f"nbgrader did not finish in {timeout:.0f} s"
+        outcomes = []
+        for student in submissions:
+            done = scratch / "autograded" / student / assignment
+            if not done.is_dir() or not any(done.glob("*.ipynb")):
+                outcomes.append((student, False, _last_error(log, student)))
+                continue
+            stamp = scratch / "submitted" / student / assignment / "timestamp.txt"
+            if stamp.exists() and not (done / "timestamp.txt").exists():
+                shutil.copy(stamp, done / "timestamp.txt")      # the record phase reads the submission time
+            outcomes.append((student, True, pack({".": done})))
+        return outcomes
+    except Exception as exc:  # a broken bundle, a full disk: this batch only
+        return [(student, False, f"{type(exc).__name__}: {exc}") for student in submissions]
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def batches(students: list[str], slots: int, size: int | None = None) -> list[list[str]]:
+    """About two batches per worker thread: nbgrader starts fewer times, and a slow batch still leaves work to share."""
+    size = size or max(1, -(-len(students) // max(1, 2 * slots)))
+    return [students[i:i + size] for i in range(0, len(students), size)]
 
 
 def _worker_directory() -> str | None:
@@ -118,10 +135,12 @@ def _scratch_db(folder: Path) -> str:
     return f"--CourseDirectory.db_url=sqlite:///{folder / 'gradebook.db'}"
 
 
-def _last_error(log: str) -> str:
+def _last_error(log: str, student: str | None = None) -> str:
+    """The line of nbgrader's log that best says why: the last error naming ``student``, else the last error."""
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     errors = [line for line in lines if "ERROR" in line or "Error" in line]
-    return (errors or lines or ["nbgrader produced no notebook"])[-1][:300]
+    theirs = [line for line in errors if student and f"/{student}/" in line]
+    return (theirs or errors or lines or ["nbgrader produced no notebook"])[-1][:300]
 
 
 # ----------------------------------------------------------------------------------
@@ -274,7 +293,7 @@ def connect(scheduler: str | None, workers: int | None, security):
 def grade_class(course: Path, assignment: str, workers: int | None = None, scheduler: str | None = None,
                 students: list[str] | None = None, force: bool = False, db_url: str | None = None,
                 progress: bool = True, security=None, unsafe_no_sandbox: bool = False,
-                worker_wait: float = 120.0) -> dict[str, str]:
+                worker_wait: float = 120.0, batch: int | None = None) -> dict[str, str]:
     """Grade every submission of ``assignment``; returns {student: why} for those not graded.
 
     ``security`` defaults to :func:`cluster_security` for ``scheduler`` (TLS files from Dask's config).
@@ -310,14 +329,17 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, sched
         print(f"grading {len(todo)} submission(s) of {assignment} on {client.scheduler.address} "
               f"({len(client.scheduler_info()['workers'])} worker(s))", file=sys.stderr)
         template = make_template(course, assignment, db_url)   # in every task (small): a task never depends
-        futures = [client.submit(execute_submission, template,  # on data that a lost worker took with it
-                                 pack({".": course / "submitted" / s / assignment}),
-                                 assignment, s, env, key=f"grade-{assignment}-{s}-{uuid.uuid4().hex[:6]}",
-                                 pure=False, retries=1)
-                   for s in todo]
-        bar = tqdm(total=len(futures), unit="student", desc=f"grading {assignment}", file=sys.stderr,
+        slots = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())   # on data that
+        owners = {}                                             # a lost worker took with it
+        for group in batches(todo, slots, batch):
+            future = client.submit(execute_batch, template,
+                                   {s: pack({".": course / "submitted" / s / assignment}) for s in group},
+                                   assignment, env, key=f"grade-{assignment}-{group[0]}-{uuid.uuid4().hex[:6]}",
+                                   pure=False, retries=1)
+            owners[future] = group
+        bar = tqdm(total=len(todo), unit="student", desc=f"grading {assignment}", file=sys.stderr,
                    disable=None if progress else True)       # None: no bar when stderr is not a terminal
-        pending, alone_since = set(futures), None
+        pending, alone_since = set(owners), None
         while pending:
             try:
                 wait(pending, timeout=5, return_when="FIRST_COMPLETED")
@@ -326,22 +348,22 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, sched
             done = {future for future in pending if future.done()}
             pending -= done
             for future in done:
-                student, ok, payload = _outcome(future, assignment)
-                if ok:
-                    executed[student] = payload
-                else:
-                    failures[student] = str(payload)
-                    bar.write(f"{student}: NOT GRADED: {payload}", file=sys.stderr)
-                bar.update(1)
+                for student, ok, payload in _outcomes(future, owners[future]):
+                    if ok:
+                        executed[student] = payload
+                    else:
+                        failures[student] = str(payload)
+                        bar.write(f"{student}: NOT GRADED: {payload}", file=sys.stderr)
+                    bar.update(1)
             if done or client.scheduler_info()["workers"]:
                 alone_since = None
             elif alone_since is None:
                 alone_since = time.monotonic()
             elif time.monotonic() - alone_since > worker_wait:   # every worker lost: stop waiting
                 for future in pending:
-                    student = _student_of(future.key, assignment)
-                    failures[student] = f"no Dask worker left for {worker_wait:.0f} s"
-                    bar.write(f"{student}: NOT GRADED: {failures[student]}", file=sys.stderr)
+                    for student in owners[future]:
+                        failures[student] = f"no Dask worker left for {worker_wait:.0f} s"
+                        bar.write(f"{student}: NOT GRADED: {failures[student]}", file=sys.stderr)
                 client.cancel(list(pending))
                 pending = set()
         bar.close()
@@ -355,15 +377,11 @@ def grade_class(course: Path, assignment: str, workers: int | None = None, sched
     return failures
 
 
-def _outcome(future, assignment: str) -> tuple[str, bool, bytes | str]:
+def _outcomes(future, students: list[str]) -> list[tuple[str, bool, bytes | str]]:
     try:
         return future.result()
     except Exception as exc:                            # killed its worker twice, raised, or cancelled
-        return _student_of(future.key, assignment), False, f"{type(exc).__name__}: {exc}"
-
-
-def _student_of(key: str, assignment: str) -> str:
-    return key[len(f"grade-{assignment}-"):].rsplit("-", 1)[0]
+        return [(student, False, f"{type(exc).__name__}: {exc}") for student in students]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -390,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
         "process): only for machines that cannot create one, and only for code you trust"))
     parser.add_argument("--worker-wait", type=float, default=120.0, metavar="SECONDS", help=(
         "how long to wait for a worker to join, or to come back when all are lost (default: 120)"))
+    parser.add_argument("--batch", type=int, default=None, metavar="N", help=(
+        "students per nbgrader run on a worker (default: about two runs per worker thread)"))
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
     course = Path(args.course)
@@ -401,13 +421,15 @@ def main(argv: list[str] | None = None) -> int:
         check_gradebook(args.db or configured_db, course_id)
     except ValueError as exc:
         parser.error(str(exc))
+    if args.batch is not None and args.batch < 1:
+        parser.error("--batch must be at least 1")
     if args.insecure and args.scheduler and not args.scheduler.startswith("tls://"):
         print(f"mpcourse-grade: WARNING: {args.scheduler} is not encrypted (--insecure)", file=sys.stderr)
     started = time.monotonic()
     failures = grade_class(course, args.assignment, workers=args.workers, scheduler=args.scheduler,
                            students=args.student, force=args.force, db_url=args.db, progress=not args.quiet,
                            security=security, unsafe_no_sandbox=args.unsafe_no_sandbox,
-                           worker_wait=args.worker_wait)
+                           worker_wait=args.worker_wait, batch=args.batch)
     took = time.monotonic() - started
     print(f"graded {args.assignment} in {took:.1f} s; {len(failures)} submission(s) not graded", file=sys.stderr)
     if args.report:

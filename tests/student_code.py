@@ -48,4 +48,26 @@ def expect_verdict(check_fn, answer, phrase: str | None, start_method: str, mist
         assert phrase in verdict.message, f"{start_method}: {verdict.message}"
         if mistake is not None:
             assert verdict.mistake == mistake, f"{start_method}: mistake {verdict.mistake!r}, expected {mistake!r}"
+        assert_feedback_picture_is_clean(verdict)
     assert multiprocessing.active_children() == []
+
+
+def assert_feedback_picture_is_clean(verdict) -> None:
+    """The failure's picture, as feedback draws it, follows the lectures' layout rules and carries its events.
+
+    Every failing direct check test draws its picture here, so each (check, mistake) the
+    grader can report has its picture checked without judging the answer a second time.
+    """
+    import matplotlib.pyplot as plt
+    from mpcourse.timeline import TimelinePicture, draw_timeline, drawing_in_png, overlapping_labels
+
+    if not verdict.events:
+        return                               # a one-process mistake: the sentence only, no picture
+    figure = draw_timeline(verdict.events, title=verdict.title or "what your code did",
+                           highlight=verdict.highlight, highlight_label="the mistake")
+    try:
+        assert overlapping_labels(figure) == [], f"{verdict.mistake}: labels overlap in its picture"
+        drawing = drawing_in_png(TimelinePicture(figure).png())
+        assert drawing["events"] == sorted(verdict.events, key=lambda e: e.t), f"{verdict.mistake}: events lost"
+    finally:
+        plt.close(figure)

@@ -17,6 +17,7 @@ ASSIGNMENT = "03_locks"
 
 @pytest.mark.slow
 def test_parallel_gradebook_equals_a_sequential_run(tmp_path, monkeypatch):
+    """Two workers, two students per nbgrader run: the broken file shares its run with a student graded anyway."""
     for key, value in FAST_GRADING.items():
         monkeypatch.setenv(key, value)
     students = [s for s in corpus(ASSIGNMENT) if s.id in ("reference", "unlocked_withdraw")]
@@ -35,7 +36,7 @@ def test_parallel_gradebook_equals_a_sequential_run(tmp_path, monkeypatch):
     (broken / f"{ASSIGNMENT}.ipynb").write_text("{ this is not a notebook")
     (broken / "timestamp.txt").write_text("2026-11-26 12:00:00.000000 UTC\n")
     result = subprocess.run([sys.executable, "-m", "mpcourse.parallel", ASSIGNMENT, "--course", str(parallel),
-                             "--workers", "2", "--force"], capture_output=True, text=True,
+                             "--workers", "2", "--batch", "2", "--force"], capture_output=True, text=True,
                             env=environment(), timeout=900)
 
     assert result.returncode == 1, result.stderr[-3000:]
@@ -68,6 +69,7 @@ def _bare_course(tmp_path):
     (["--scheduler", "tls://10.1.2.3:8786", "--tls-ca-file", "nowhere/ca.pem", "--tls-cert", "nowhere/c.pem"],
      "--tls-ca-file nowhere/ca.pem: no such file"),
     (["--tls-ca-file", "ca.pem"], "--tls-ca-file: only with --scheduler tls://... (a local cluster makes its own"),
+    (["--batch", "0"], "--batch must be at least 1"),
 ])
 def test_an_unsafe_or_incomplete_cluster_setting_is_refused_with_the_fix(tmp_path, capsys, monkeypatch, args,
                                                                          message):
@@ -82,6 +84,22 @@ def test_an_unsafe_or_incomplete_cluster_setting_is_refused_with_the_fix(tmp_pat
     err = " ".join(capsys.readouterr().err.split())
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("students, slots, size, expected", [
+    (8, 2, None, [2, 2, 2, 2]),          # about two nbgrader runs per worker thread
+    (8, 1, None, [4, 4]),
+    (5, 2, None, [2, 2, 1]),
+    (1, 4, None, [1]),
+    (7, 2, 3, [3, 3, 1]),                # --batch 3
+])
+def test_students_are_batched_so_nbgrader_starts_about_twice_per_worker(students, slots, size, expected):
+    from mpcourse.parallel import batches
+
+    names = [f"s{i}" for i in range(students)]
+    groups = batches(names, slots, size)
+    assert [len(g) for g in groups] == expected
+    assert [s for g in groups for s in g] == names
 
 
 def test_unsafe_no_sandbox_reaches_every_nbgrader_process(tmp_path, monkeypatch):
