@@ -145,6 +145,8 @@ CASES = [
      ("even when there are fewer items", "joinable/consumer-count")),
     (P, "mut_joinable_not_daemon", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
      ("not daemon processes", "joinable/not-daemon")),
+    (P, "mut_joinable_get_timeout", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable_idle_consumers,
+     ("keep waiting with a plain q.get()", "joinable/consumer-gives-up")),
     (P, "mut_joinable_not_daemon", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable_idle_consumers,
      ("not daemon processes", "joinable/not-daemon")),
     (S, "reference", "framing", ("send_msg", "recv_msg"), sk.check_framing, None),

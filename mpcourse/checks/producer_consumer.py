@@ -64,8 +64,9 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     every check): ``joinable/not-daemon``, after every other judgement (both checks);
   * values and counts: item 0 is falsy; 4 consumers for 3 items: every transform is held
     until the three items are inside transform at once, and 4 processes must be alive then
-    (n_consumers, even when there are fewer items); the idle one must be stopped too
-    (``check_run_joinable_idle_consumers``). Results are small: the contract promises
+    (n_consumers, even when there are fewer items), and none may have ended meanwhile (an
+    idle consumer whose get(timeout=...) gave up: ``joinable/consumer-gives-up``); the idle
+    one must be stopped too (``check_run_joinable_idle_consumers``). Results are small: the contract promises
     large results only for run_pipeline.
 """
 from __future__ import annotations
@@ -1208,6 +1209,14 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
             return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
                           f"{_plural(count - inside, 'item')} waited: start n_consumers={n_consumers} consumer "
                           "processes.", flow.events(), title=title)
+        quit_early = [pid for pid in flow.watch.ended if pid in flow.watch.seen]
+        if not call.finished.is_set() and alive < n_consumers and quit_early and len(flow.watch.seen) >= n_consumers:
+            return failed("joinable/consumer-gives-up", f"in {text} {_plural(len(quit_early), 'consumer')} ended "
+                          f"while {_plural(count, 'item')} {_were(count)} still being worked on and the call "
+                          "went on: a consumer that finds the queue empty must keep waiting with a plain q.get() (no "
+                          "timeout; more items may still come) until you stop it after q.join().", flow.events(),
+                          [(t - 0.02, t + 0.02) for pid, t in flow.watch.ended.items() if pid in quit_early],
+                          title=f"{text}: a consumer gave up waiting")
         if not call.finished.is_set() and alive < n_consumers:
             return failed("joinable/consumer-count", f"only {_plural(alive, 'process', 'processes')} of yours ran in "
                           f"{text}: start n_consumers={n_consumers} consumers, even when there are fewer items.",
