@@ -394,10 +394,10 @@ class Judge:
             found.append(info)
         command_of = {info["host_pid"]: info["cmdline"] for info in found}
         for info in found:
-            command, parent_command = info["cmdline"], command_of.get(info.pop("host_ppid"))
+            command, parent_command = info["cmdline"], _command_of(info.pop("host_ppid"), command_of)
             # a fork server's children run the student's code under its command line: they are no helpers
             info["helper"] = any(marker in command for marker in ("multiprocessing.resource_tracker", "bwrap")) or (
-                "multiprocessing.forkserver" in command and parent_command != command)
+                "multiprocessing.forkserver" in command and parent_command is not None and parent_command != command)
         return found
 
     def _command(self, message: dict) -> None:
@@ -627,6 +627,23 @@ def _peer_pid(conn) -> int | None:
         return None
     finally:
         sock.close()
+
+
+def _command_of(host_pid: int, known: dict[int, str]) -> str | None:
+    """A process's command line, from this scan or read afresh; None when it cannot be read.
+
+    A fork server's child is told from the fork server by its parent's command line: a
+    parent missing from one scan (a read that failed under load) must not turn every
+    worker it forked into a "helper" for that moment.
+    """
+    import psutil
+
+    if host_pid in known:
+        return known[host_pid]
+    try:
+        return " ".join(psutil.Process(host_pid).cmdline())[:200]
+    except psutil.Error:
+        return None
 
 
 def _namespace_pid(host_pid: int | None) -> int | None:

@@ -217,3 +217,30 @@ def test_check(index, case):
     phrase, mistake = failure or (None, None)
     method = os.environ.get("MPCOURSE_DIRECT_START_METHOD") or START_METHODS[index % len(START_METHODS)]
     expect_verdict(check_fn, _answer(assignment, student, gid, names), phrase, method, mistake=mistake)
+
+
+def test_a_slow_look_at_the_processes_never_fails_a_correct_joinable(monkeypatch):
+    """Under load one look at the OS can outlast the workers' start: a stale look must never decide.
+
+    Every fourth look is held back 0.8 s after it was taken, so workers start and take
+    their items meanwhile. Judged from such a look, the reference was refused with
+    "only 0 processes of yours ran" in 5 of 12 runs under forkserver (as once in CI).
+    """
+    import time
+
+    import mpcourse.judge
+
+    looks = [0]
+    real = mpcourse.judge.Judge.processes
+
+    def slow_look(self):
+        found = real(self)
+        looks[0] += 1
+        if looks[0] % 4 == 0:
+            time.sleep(0.8)
+        return found
+
+    monkeypatch.setattr(mpcourse.judge.Judge, "processes", slow_look)
+    answer = _answer(P, "reference", "joinable_pipeline", ("run_joinable",))
+    for _ in range(6):
+        expect_verdict(pc.check_run_joinable_idle_consumers, answer, None, "forkserver")

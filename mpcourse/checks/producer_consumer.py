@@ -255,6 +255,7 @@ class _Watch:
         self.asleep: dict[int, bool] = {}       # pid -> asleep at the last poll (as drawn)
         self.candidates: dict[int, float] = {}  # pid -> when first seen; it counts from the second sighting
         self.quiet_since: float | None = None
+        self.scanned_from = 0.0                 # when the latest finished look at the OS began
         self.caller_asleep_since: float | None = None
 
     def born(self, pid: int) -> None:
@@ -266,6 +267,7 @@ class _Watch:
     def poll(self) -> None:
         with self.flow.cv:
             known = list(self.seen)            # a process born while we look is judged at the next poll
+        scan_started = time.perf_counter()
         everything = self.judge.processes()
         stage = self.judge.stage_peer.host_pid if self.judge.stage_peer else None
         caller_asleep = stage is None or _every_thread_waits(stage)
@@ -273,6 +275,7 @@ class _Watch:
         current = {p["pid"]: p for p in everything if p["pid"] not in helpers}
         with self.flow.cv:
             self._update(known, current, helpers)
+            self.scanned_from = scan_started
             if not caller_asleep:
                 self.caller_asleep_since = None
             elif self.caller_asleep_since is None:
@@ -327,8 +330,16 @@ class _Watch:
             self.quiet_since = now
 
     def quiet(self, settle: float = SETTLE) -> bool:
-        """Every process of the student's has been asleep (or gone) for ``settle`` seconds."""
-        return self.quiet_since is not None and time.perf_counter() - self.quiet_since >= settle
+        """Every process of the student's has been asleep (or gone) for ``settle`` seconds.
+
+        Counted from the latest event too (a process that just took an item was not
+        asleep), and only on a look at the OS begun after that event: under load one look
+        can take longer than it takes new workers to start and take items, and an older
+        look would show none of them.
+        """
+        if self.quiet_since is None or self.scanned_from < self.flow.last_progress:
+            return False
+        return time.perf_counter() - max(self.quiet_since, self.flow.last_progress) >= settle
 
 
 def _every_thread_waits(host_pid: int) -> bool:
@@ -1176,6 +1187,12 @@ def _confirm_few_inside(flow: _Flow, call, wanted: int) -> None:
                     flow.watch.quiet(CONFIRM_QUIET), stall=PHASE + CONFIRM_QUIET)
 
 
+def _confirm_few_alive(flow: _Flow, call, wanted: int) -> None:
+    """The same longer quiet before calling too few processes a mistake (a forkserver child may start late)."""
+    flow.wait_until(lambda: call.finished.is_set() or len(flow.watch.alive) >= wanted or
+                    flow.watch.quiet(CONFIRM_QUIET), stall=PHASE + CONFIRM_QUIET)
+
+
 # --------------------------------------------------------------------------------------
 # run_joinable
 
@@ -1204,6 +1221,8 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
             flow.watch.quiet(0.6) and flow.available() >= 1), stall=PHASE)
         if len(flow.in_transform) < meet:
             _confirm_few_inside(flow, call, meet)
+        if len(flow.in_transform) >= meet and len(flow.watch.alive) < n_consumers:
+            _confirm_few_alive(flow, call, n_consumers)
         inside, alive = len(flow.in_transform), len(flow.watch.alive)
         if not call.finished.is_set() and inside < meet:
             return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
