@@ -102,6 +102,24 @@ def _show(verdict: Verdict) -> None:
         display(shown)
 
 
+def _thread_state(task: str) -> str | None:
+    """One thread's state letter (R, S, D, ...) from its ``/proc/<pid>/task/<tid>`` folder; None if unreadable."""
+    try:
+        with open(os.path.join(task, "stat"), encoding="ascii", errors="replace") as f:
+            return f.read().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+def _thread_wchan(task: str) -> str | None:
+    """Where in the kernel the thread sleeps (``do_wait``, ``hrtimer_nanosleep``, ...); None if unreadable."""
+    try:
+        with open(os.path.join(task, "wchan"), encoding="ascii", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
 def check(timeout: float = 10.0, label: str | None = None):
     """Make ``judge_fn(judge, *refs) -> Verdict`` into a test-cell check ``check_x(*student_objects)``."""
     def wrap(judge_fn):

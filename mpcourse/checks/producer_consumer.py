@@ -66,8 +66,8 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     until the three items are inside transform at once, and 4 processes must be alive then
     (n_consumers, even when there are fewer items), and none may have ended meanwhile (an
     idle consumer whose get(timeout=...) gave up: ``joinable/consumer-gives-up``); the idle
-    one must be stopped too (``check_run_joinable_idle_consumers``). Results are small: the contract promises
-    large results only for run_pipeline.
+    one must be stopped too (``check_run_joinable_idle_consumers``). Results are small: the
+    contract promises large results only for run_pipeline.
 """
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ import threading
 import time
 from multiprocessing import util
 
-from . import Verdict, check, failed, passed
+from . import Verdict, _thread_state, _thread_wchan, check, failed, passed
 
 MODULE = "mpcourse.checks.producer_consumer"
 BIG = 256 * 1024               # bytes of a large result: more than any pipe buffer holds
@@ -348,18 +348,14 @@ def _every_thread_waits(host_pid: int) -> bool:
     A thread in ``time.sleep`` (wchan ``*nanosleep``) only pauses: it will go on by itself
     whether or not anything arrives, so it does not count as waiting.
     """
-    task = f"/proc/{host_pid}/task"
+    folder = f"/proc/{host_pid}/task"
     try:
-        tids = os.listdir(task)
+        tasks = [os.path.join(folder, tid) for tid in os.listdir(folder)]
     except OSError:
         return True
-    for tid in tids:
-        try:
-            with open(f"{task}/{tid}/stat", encoding="ascii", errors="replace") as f:
-                state = f.read().rpartition(")")[2].split()[0]
-            with open(f"{task}/{tid}/wchan", encoding="ascii", errors="replace") as f:
-                where = f.read()
-        except (OSError, IndexError):
+    for task in tasks:
+        state, where = _thread_state(task), _thread_wchan(task)
+        if state is None or where is None:
             continue
         if state not in ("S", "D", "T", "t", "I") or "nanosleep" in where:
             return False
@@ -1092,7 +1088,7 @@ def check_run_pipeline_busy_consumers(judge, run_pipeline, consumer=None, produc
         flow.watch.quiet() and len(flow.in_transform) >= n_consumers) or (
         flow.watch.quiet(0.6) and flow.available() >= 1), stall=PHASE)
     if len(flow.in_transform) < n_consumers:
-        _confirm_few_inside(flow, call, n_consumers)
+        _confirm_too_few(flow, call, lambda: len(flow.in_transform) >= n_consumers)
     inside, in_buffer = len(flow.in_transform), flow.available()
     title = f"{text}: every transform held until {n_consumers} consumers are inside"
     if inside > n_consumers:
@@ -1177,20 +1173,14 @@ def check_run_pipeline_late_producer(judge, run_pipeline, consumer=None, produce
                   f"and the results waited for a late transform; all {flow.total} results came back once, twice")
 
 
-def _confirm_few_inside(flow: _Flow, call, wanted: int) -> None:
-    """Before calling too few consumers a mistake, a longer quiet: a consumer may still be starting.
+def _confirm_too_few(flow: _Flow, call, enough) -> None:
+    """Before calling too few consumers (or processes) a mistake, a longer quiet: one may still be starting.
 
     On a loaded machine a process started by forkserver or spawn can sleep in the kernel
     for a while as it starts (reading its preparation data), so a short quiet is no proof.
     """
-    flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) >= wanted or
-                    flow.watch.quiet(CONFIRM_QUIET), stall=PHASE + CONFIRM_QUIET)
-
-
-def _confirm_few_alive(flow: _Flow, call, wanted: int) -> None:
-    """The same longer quiet before calling too few processes a mistake (a forkserver child may start late)."""
-    flow.wait_until(lambda: call.finished.is_set() or len(flow.watch.alive) >= wanted or
-                    flow.watch.quiet(CONFIRM_QUIET), stall=PHASE + CONFIRM_QUIET)
+    flow.wait_until(lambda: call.finished.is_set() or enough() or flow.watch.quiet(CONFIRM_QUIET),
+                    stall=PHASE + CONFIRM_QUIET)
 
 
 # --------------------------------------------------------------------------------------
@@ -1220,9 +1210,9 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
             flow.watch.quiet() and len(flow.in_transform) >= meet) or (
             flow.watch.quiet(0.6) and flow.available() >= 1), stall=PHASE)
         if len(flow.in_transform) < meet:
-            _confirm_few_inside(flow, call, meet)
+            _confirm_too_few(flow, call, lambda: len(flow.in_transform) >= meet)
         if len(flow.in_transform) >= meet and len(flow.watch.alive) < n_consumers:
-            _confirm_few_alive(flow, call, n_consumers)
+            _confirm_too_few(flow, call, lambda: len(flow.watch.alive) >= n_consumers)
         inside, alive = len(flow.in_transform), len(flow.watch.alive)
         if not call.finished.is_set() and inside < meet:
             return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "

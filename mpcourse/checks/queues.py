@@ -55,13 +55,14 @@ after each check.
 """
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
 
 from ..judge import JudgeObject, Refusal
 from ..stage import Proxy, register_proxy
-from . import Verdict, check, failed, passed
+from . import Verdict, _thread_state, _thread_wchan, check, failed, passed
 
 # =====================================================================================
 # a queue that lives in the judge
@@ -603,7 +604,7 @@ class _Targets:
         self.recorder.on("put", self._put)
         self.recorder.on("caller", self._caller)
         self.stage_pid = judge.stage_peer.host_pid if judge.stage_peer else None
-        self.caller_task: str | None = None             # /proc path of the thread that runs collect (Linux)
+        self.caller_task: str | None = None             # /proc folder of the thread that runs collect (Linux)
         self.runs: list[tuple[int, object]] = []         # (host pid, i)
         self.pids: dict[int, int] = {}                   # host pid -> pid in the stage
         self.held: set[int] = set()
@@ -623,17 +624,14 @@ class _Targets:
             except OSError:
                 continue
             if nspid == str(tid):
-                self.caller_task = path[:-len("status")] + "stat"
+                self.caller_task = os.path.dirname(path)
 
     def caller_asleep(self) -> bool:
         """The calling thread is blocked in the kernel (a join, a get); True where the OS cannot tell (not Linux)."""
         if self.caller_task is None:
             return True
-        try:
-            with open(self.caller_task, encoding="ascii", errors="replace") as f:
-                return f.read().rpartition(")")[2].split()[0] == "S"
-        except (OSError, IndexError):
-            return True
+        state = _thread_state(self.caller_task)
+        return state is None or state == "S"
 
     def caller_joining(self) -> bool:
         """The calling thread waits in the kernel for a child to end (waitpid: a join, or Popen.wait).
@@ -642,13 +640,7 @@ class _Targets:
         at once instead of after ``STUCK_FOR``; a get that waits for a result sleeps
         elsewhere, and a kernel that hides ``wchan`` (or another OS) falls back to the quiet period.
         """
-        if self.caller_task is None:
-            return False
-        try:
-            with open(self.caller_task[:-len("stat")] + "wchan", encoding="ascii", errors="replace") as f:
-                return f.read().strip() == "do_wait"
-        except OSError:
-            return False
+        return self.caller_task is not None and _thread_wchan(self.caller_task) == "do_wait"
 
     def _putting(self, peer, i) -> None:
         self.judge.record("state", "running", f"target(q, {i})", peer=peer)
