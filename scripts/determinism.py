@@ -4,6 +4,7 @@
     python scripts/determinism.py --n 5 --busy          # with the other core kept busy by a spinner
     python scripts/determinism.py --assignment 03_locks --start-method forkserver
     python scripts/determinism.py --nbgrader --n 3      # through nbgrader autograde instead of direct judging
+    python scripts/determinism.py --jobs 4              # four students judged side by side (a loaded machine)
 
 A case is one (corpus file, test cell). Direct mode (the default) runs each test cell's
 checks exactly as the grader's judges do (``mpcourse.judge.run_check``, the student's
@@ -13,7 +14,9 @@ of repetitions take minutes; ``--nbgrader`` grades whole notebooks with nbgrader
 
 Prints, per start method, how many cases were run how often, and every case that ever
 gave two different verdicts, or a verdict other than its corpus file expects; exits 1 if
-there is any. Outside CI: it is a long repeat run.
+there is any. Each flip and each unexpected verdict is also printed the moment it is seen, so
+a run stopped early still tells what it found. Every student is judged in a fresh process.
+Outside CI: it is a long repeat run.
 """
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,11 +95,13 @@ def judge_cell(source: str, namespace: dict) -> bool:
     return True
 
 
-def direct_run(assignment: str, start_method: str) -> dict[tuple[str, str], float]:
-    """{(student, test grade_id): points earned} for one run of the whole corpus of an assignment."""
+def direct_run(assignment: str, start_method: str, student_id: str | None = None) -> dict[tuple[str, str], float]:
+    """{(student, test grade_id): points earned} for one run of the corpus of an assignment (or one student)."""
     multiprocessing.set_start_method(start_method, force=True)
     out = {}
     for student in corpus(assignment):
+        if student_id is not None and student.id != student_id:
+            continue
         namespace = namespace_of(assignment, student)
         for gid, source, points in test_cells(assignment):
             out[(student.id, gid)] = points if judge_cell(source, namespace) else 0.0
@@ -135,10 +141,13 @@ def nbgrader_run(assignment: str, start_method: str, workers: int) -> dict[tuple
 
 
 def expected_ok(assignment: str, results: dict[tuple[str, str], float]) -> list[str]:
-    """Cases of one run whose exercise verdict is not what the corpus file expects."""
+    """Cases of one run whose exercise verdict is not what the corpus file expects (students in ``results`` only)."""
     problems = []
     cells = test_cells(assignment)
+    graded = {student for student, _gid in results}
     for student in corpus(assignment):
+        if student.id not in graded:
+            continue
         by_exercise: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
         for gid, _source, points in cells:
             exercise = gid.split("_tests")[0].split("_hidden")[0]
@@ -149,6 +158,14 @@ def expected_ok(assignment: str, results: dict[tuple[str, str], float]) -> list[
             if most and not verdict_met(want, score, most):
                 problems.append(f"{student.id}: {exercise} expected {want}, got {score:g}/{most:g}")
     return problems
+
+
+def run_unit(unit: tuple) -> tuple[tuple, dict[tuple[str, str], float]]:
+    """One unit of work in a fresh pool process: a student judged directly, or a whole nbgrader run."""
+    assignment, method, _i, student_id, nbgrader, workers = unit
+    if nbgrader:
+        return unit, nbgrader_run(assignment, method, workers)
+    return unit, direct_run(assignment, method, student_id)
 
 
 class Spinner:
@@ -171,28 +188,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--busy", action="store_true", help="keep the other core busy with a spinner")
     parser.add_argument("--nbgrader", action="store_true", help="grade through nbgrader instead of direct judging")
     parser.add_argument("--workers", type=int, default=1, help="with --nbgrader: mpcourse-grade workers")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="students (or nbgrader runs) judged side by side; the checks mostly wait, so 3-4 "
+                             "keep a 2-core machine busy, which is itself a loaded-machine test")
     args = parser.parse_args(argv)
     assignments = args.assignment or sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
     methods = args.start_method or ["fork", "spawn", "forkserver"]
-    flips, wrong = [], []
+    if args.nbgrader:
+        units = [(a, m, i, None, True, args.workers) for m in methods for a in assignments for i in range(args.n)]
+    else:
+        units = [(a, m, i, s.id, False, 1) for m in methods for a in assignments for i in range(args.n)
+                 for s in corpus(a)]
     started = time.monotonic()
-    runs = [(a, m, i) for m in methods for a in assignments for i in range(args.n)]
-    with Spinner() if args.busy else _Nothing(), tqdm(runs, unit="run", disable=not sys.stderr.isatty()) as bar:
-        seen: dict[tuple, set] = defaultdict(set)
-        for assignment, method, _i in bar:
-            bar.set_description(f"{assignment} {method}")
-            results = (nbgrader_run(assignment, method, args.workers) if args.nbgrader
-                       else direct_run(assignment, method))
+    seen: dict[tuple, set] = defaultdict(set)
+    flips: dict[tuple, str] = {}
+    wrong: set[str] = set()
+    context = multiprocessing.get_context("spawn")
+    with Spinner() if args.busy else _Nothing(), \
+            ProcessPoolExecutor(args.jobs, mp_context=context, max_tasks_per_child=1) as pool, \
+            tqdm(total=len(units), unit="unit", disable=not sys.stderr.isatty()) as bar:
+        for future in as_completed([pool.submit(run_unit, u) for u in units]):
+            (assignment, method, _i, _student, _nb, _w), results = future.result()
+            bar.update()
             for key, points in results.items():
-                seen[(method, assignment, *key)].add(points)
-            wrong += [f"{method} {assignment} {p}" for p in expected_ok(assignment, results)]
-    for (method, assignment, student, gid), values in sorted(seen.items()):
-        if len(values) > 1:
-            flips.append(f"{method} {assignment} {student} {gid}: {sorted(values)}")
+                case = (method, assignment, *key)
+                seen[case].add(points)
+                if len(seen[case]) > 1 and case not in flips:
+                    flips[case] = f"{method} {assignment} {key[0]} {key[1]}"
+                    tqdm.write(f"FLIPPED {flips[case]}: {sorted(seen[case])}")
+            for problem in expected_ok(assignment, results):
+                line = f"{method} {assignment} {problem}"
+                if line not in wrong:
+                    wrong.add(line)
+                    tqdm.write(f"NOT AS EXPECTED {line}")
+            sys.stdout.flush()
     took = time.monotonic() - started
-    print(f"{len(seen)} cases x {args.n} runs under {', '.join(methods)}{' (other core busy)' if args.busy else ''} "
-          f"in {took:.0f} s: {len(flips)} flipped, {len(set(wrong))} not as the corpus expects")
-    for line in flips + sorted(set(wrong)):
+    print(f"{len(seen)} cases x {args.n} runs under {', '.join(methods)}{' (other core busy)' if args.busy else ''}"
+          f", {args.jobs} at a time, in {took:.0f} s: {len(flips)} flipped, {len(wrong)} not as the corpus expects")
+    for case, line in sorted(flips.items()):
+        print(f"  {line}: {sorted(seen[case])}")
+    for line in sorted(wrong):
         print("  " + line)
     return 1 if flips or wrong else 0
 
