@@ -398,6 +398,8 @@ CASES += [
     ("reference", "collect", queues.check_collect_small, None),
     ("mut_collect_joins_all_but_first", "collect", queues.check_collect_large_results,
      ("of its 4 processes were still running", "collect/left-running")),
+    ("slow_exits_joins_all_but_first", "collect", queues.check_collect_large_results,
+     ("of its 4 processes were still running", "collect/left-running")),
     ("mut_collect_joins_only_first", "collect", queues.check_collect_small,
      ("of its 3 processes were still running", "collect/left-running")),
     ("mut_collect_get_timeout", "collect", queues.check_collect_small,

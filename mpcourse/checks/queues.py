@@ -62,7 +62,7 @@ from collections import deque
 
 from ..judge import JudgeObject, Refusal
 from ..stage import Proxy, register_proxy
-from . import Verdict, _thread_state, _thread_wchan, check, failed, passed
+from . import Verdict, _thread_state, _thread_waits_for, _thread_wchan, check, failed, passed
 
 # =====================================================================================
 # a queue that lives in the judge
@@ -642,6 +642,23 @@ class _Targets:
         """
         return self.caller_task is not None and _thread_wchan(self.caller_task) == "do_wait"
 
+    def joining_a_held_target(self, alive: dict[int, str]) -> bool:
+        """The caller waits for a child to end, and that child is one the judge holds.
+
+        Not merely "waits for a child": a collect that skips a process's join may wait for a
+        released one that is still on its way out, and letting the next go then would let the
+        skipped one end too. Where the OS does not say which child (no ``/proc/.../syscall``),
+        no released target may still be alive.
+        """
+        if not self.caller_joining():
+            return False
+        waited = _thread_waits_for(self.caller_task)
+        with self.cv:
+            if waited is None:
+                return not (self.released & set(alive))
+            host = next((h for h, pid in self.pids.items() if pid == waited), None)
+            return host is not None and host in self.held and host not in self.released
+
     def _putting(self, peer, i) -> None:
         self.judge.record("state", "running", f"target(q, {i})", peer=peer)
         with self.cv:
@@ -722,7 +739,7 @@ def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 
         if call.finished.is_set():
             continue
         if targets.held - targets.released:
-            if quiet >= STUCK_FOR or quiet >= JOIN_DWELL and targets.caller_joining():
+            if quiet >= STUCK_FOR or quiet >= JOIN_DWELL and targets.joining_a_held_target(alive):
                 targets.release(first)     # collect waits for them (a join): let one exit
             continue
         if quiet < STUCK_FOR:
