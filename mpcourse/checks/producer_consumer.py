@@ -1214,18 +1214,16 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
         if len(flow.in_transform) >= meet and len(flow.watch.alive) < n_consumers:
             _confirm_too_few(flow, call, lambda: len(flow.watch.alive) >= n_consumers)
         inside, alive = len(flow.in_transform), len(flow.watch.alive)
-        if not call.finished.is_set() and inside < meet:
+        # every transform is held here, so a consumer that has ended never finished one: it gave up on an empty
+        # queue (on a loaded machine even before the caller's first put, so that too few took an item)
+        quit_early = [pid for pid in flow.watch.ended if pid in flow.watch.seen]
+        gave_up = not call.finished.is_set() and quit_early and len(flow.watch.seen) >= n_consumers
+        if not call.finished.is_set() and inside < meet and not gave_up:
             return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
                           f"{_plural(count - inside, 'item')} waited: start n_consumers={n_consumers} consumer "
                           "processes.", flow.events(), title=title)
-        quit_early = [pid for pid in flow.watch.ended if pid in flow.watch.seen]
-        if not call.finished.is_set() and alive < n_consumers and quit_early and len(flow.watch.seen) >= n_consumers:
-            return failed("joinable/consumer-gives-up", f"in {text} {_plural(len(quit_early), 'consumer')} ended "
-                          f"while {_plural(count, 'item')} {_were(count)} still being worked on and the call "
-                          "went on: a consumer that finds the queue empty must keep waiting with a plain q.get() (no "
-                          "timeout; more items may still come) until you stop it after q.join().", flow.events(),
-                          [(t - 0.02, t + 0.02) for pid, t in flow.watch.ended.items() if pid in quit_early],
-                          title=f"{text}: a consumer gave up waiting")
+        if gave_up and (alive < n_consumers or inside < meet):
+            return _consumers_gave_up(flow, text, count, quit_early)
         if not call.finished.is_set() and alive < n_consumers:
             return failed("joinable/consumer-count", f"only {_plural(alive, 'process', 'processes')} of yours ran in "
                           f"{text}: start n_consumers={n_consumers} consumers, even when there are fewer items.",
@@ -1261,6 +1259,9 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
             return failed("joinable/joins-running-consumers", f"{text} never returned although every item was "
                           f"transformed{_stuck(judge, lines)}: a consumer that loops for ever never ends, so stop it "
                           "(a None it understands, or terminate()) before you join it.", flow.events(), title=title)
+        quit_early = [pid for pid in flow.watch.ended if pid in flow.watch.seen and pid != flow.stage]
+        if quit_early and not flow.taken() and len(flow.watch.seen) >= n_consumers:   # gone before any item came
+            return _consumers_gave_up(flow, text, count, quit_early)
         return failed("joinable/hangs", f"{text} did not finish, and {len(flow.taken())} of {count} items were "
                       f"transformed{_stuck(judge, lines)}: start the daemon consumers, put every item, wait with "
                       "q.join().", flow.events(), title=title)
@@ -1298,6 +1299,15 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
                       "daemon (daemon=True before start()), which cannot outlive the program, and still stop it "
                       "after q.join().", flow.events(), title=title)
     return None
+
+
+def _consumers_gave_up(flow: _Flow, text: str, count: int, quit_early: list[int]) -> Verdict:
+    return failed("joinable/consumer-gives-up", f"in {text} {_plural(len(quit_early), 'consumer')} ended "
+                  f"while {_plural(count, 'item')} {_were(count)} still being worked on and the call "
+                  "went on: a consumer that finds the queue empty must keep waiting with a plain q.get() (no "
+                  "timeout; more items may still come) until you stop it after q.join().", flow.events(),
+                  [(t - 0.02, t + 0.02) for pid, t in flow.watch.ended.items() if pid in quit_early],
+                  title=f"{text}: a consumer gave up waiting")
 
 
 @check(timeout=30, label="run_joinable")
