@@ -379,6 +379,11 @@ class GradingExecute(Execute):
         super().__init__(**kwargs)
         self.timeout_func = self._get_timeout
         self.raise_on_iopub_timeout = False
+        # a test cell's hand-overs travel as output: nbclient waits only 4 s after the reply for the rest of a
+        # cell's output, and then drops it. On an overloaded machine a kernel's output can lag that much, and a
+        # check lost that way was reported as "checks replaced" (seen once in CI, load average 8 on 2 cores).
+        # The wait ends as soon as the kernel says it is idle, so a longer one costs nothing otherwise.
+        self.iopub_timeout = max(self.iopub_timeout, 30)
         self.interrupt_on_timeout = True
         self.shutdown_kernel = "immediate"
         self.error_on_timeout = {
