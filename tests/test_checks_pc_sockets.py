@@ -248,3 +248,26 @@ def test_a_slow_look_at_the_processes_never_fails_a_correct_joinable(monkeypatch
     answer = _answer(P, "reference", "joinable_pipeline", ("run_joinable",))
     for _ in range(6):
         expect_verdict(pc.check_run_joinable_idle_consumers, answer, None, "forkserver")
+
+
+def test_resend_gaps_are_measured_when_datagrams_arrive_not_when_the_judge_reads_them():
+    """A judge starved of CPU read two resends back to back and failed a correct udp_request ('0.00 s')."""
+    import socket
+    import time
+
+    from mpcourse.checks.sockets import _arrival, _stamp_arrivals
+
+    server, client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM), socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        server.bind(("127.0.0.1", 0))
+        assert _stamp_arrivals(server)
+        client.sendto(b"ping", server.getsockname())
+        time.sleep(0.3)
+        client.sendto(b"ping", server.getsockname())
+        time.sleep(0.5)                                   # the judge is late to read both
+        times = [_arrival(server.recvmsg(64, 64)[1]) for _ in range(2)]
+    finally:
+        server.close()
+        client.close()
+    assert 0.25 < times[1] - times[0] < 0.45
+    assert time.perf_counter() - times[1] > 0.4

@@ -54,6 +54,7 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
 from __future__ import annotations
 
 import copyreg
+import socket
 import struct
 import sys
 import time
@@ -758,14 +759,15 @@ class _UdpServer:
     def serve(self, call, until: float, stop_after: int | None = None) -> None:
         """Answer until the call ends, ``until`` (monotonic) passes, or ``stop_after`` datagrams came."""
         self.sock.settimeout(0.02)
+        stamped = _stamp_arrivals(self.sock)
         while not call.finished.is_set() and time.monotonic() < until:
             if stop_after is not None and len(self.datagrams) >= stop_after:
                 return
             try:
-                data, source = self.sock.recvfrom(65535)
+                data, ancillary, _flags, source = self.sock.recvmsg(65535, 64 if stamped else 0)
             except OSError:
                 continue
-            now = time.perf_counter()
+            now = _arrival(ancillary)
             self.datagrams.append((now, data))
             k = len(self.datagrams)
             self.judge.record("mark", "sends", f"datagram {k}", name="your udp_request", pid=self.student, at=now)
@@ -784,6 +786,30 @@ class _UdpServer:
 
     def close(self) -> None:
         self.sock.close()
+
+
+_SO_TIMESTAMPNS = 35        # Linux (asm-generic): the kernel stamps each datagram as it arrives
+
+
+def _stamp_arrivals(sock) -> bool:
+    """Ask the kernel to stamp each datagram's arrival, so that a judge slow to read (a loaded machine) cannot
+    shrink the gaps between a student's resends: two datagrams read back to back once looked 0.00 s apart."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _arrival(ancillary) -> float:
+    """When a datagram arrived, on the perf_counter clock: the kernel's stamp where there is one, else now."""
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= 16:
+            seconds, nanoseconds = struct.unpack("qq", value[:16])
+            return time.perf_counter() - max(0.0, time.time() - (seconds + nanoseconds / 1e9))
+    return time.perf_counter()
 
 
 def _udp(judge, udp_request, payload: bytes, timeout: float, retries: int, drop: int, reply_size: int = 0):
