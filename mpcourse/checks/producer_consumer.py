@@ -1217,7 +1217,7 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
         # every transform is held here, so a consumer that has ended never finished one: it gave up on an empty
         # queue (on a loaded machine even before the caller's first put, so that too few took an item)
         quit_early = [pid for pid in flow.watch.ended if pid in flow.watch.seen]
-        gave_up = not call.finished.is_set() and quit_early and len(flow.watch.seen) >= n_consumers
+        gave_up = not call.finished.is_set() and bool(quit_early)     # (the last may still be starting, on spawn)
         if not call.finished.is_set() and inside < meet and not gave_up:
             return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
                           f"{_plural(count - inside, 'item')} waited: start n_consumers={n_consumers} consumer "
