@@ -1260,7 +1260,7 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
                           f"transformed{_stuck(judge, lines)}: a consumer that loops for ever never ends, so stop it "
                           "(a None it understands, or terminate()) before you join it.", flow.events(), title=title)
         quit_early = [pid for pid in flow.watch.ended if pid in flow.watch.seen and pid != flow.stage]
-        if quit_early and not flow.taken() and len(flow.watch.seen) >= n_consumers:   # gone before any item came
+        if quit_early and not flow.taken():          # consumers gone before any item came (the last may be starting)
             return _consumers_gave_up(flow, text, count, quit_early)
         return failed("joinable/hangs", f"{text} did not finish, and {len(flow.taken())} of {count} items were "
                       f"transformed{_stuck(judge, lines)}: start the daemon consumers, put every item, wait with "
