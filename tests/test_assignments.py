@@ -66,8 +66,8 @@ def corpus_runs() -> list[tuple[str, str]]:
     return [(a, m) for a in heaviest_first for m in methods]
 
 
-#: rough minutes each corpus takes through nbgrader on an idle machine: the heaviest start first
-#: (conftest.py), so that the pytest workers finish together
+#: rough minutes each corpus takes through nbgrader on an idle machine (measured in CI): the heaviest
+#: run first
 CORPUS_MINUTES = {"06_producer_consumer": 4.0, "02_daemons": 2.9, "05_queues": 2.1, "03_locks": 2.0,
                   "07_sockets": 1.6, "01_processes": 1.4, "04_ipc": 1.1}
 
