@@ -281,6 +281,10 @@ class _Watch:
             elif self.caller_asleep_since is None:
                 self.caller_asleep_since = time.perf_counter()
 
+    def ended_consumers(self) -> list[int]:
+        """The student's processes seen running that have ended (the caller is never among them: it is the stage)."""
+        return [pid for pid in self.ended if pid in self.seen]
+
     def caller_waits(self, settle: float = SETTLE) -> bool:
         """The caller (every thread of the stage) has waited in the kernel for ``settle`` s: blocked, not slow.
 
@@ -1216,7 +1220,7 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
         inside, alive = len(flow.in_transform), len(flow.watch.alive)
         # every transform is held here, so a consumer that has ended never finished one: it gave up on an empty
         # queue (on a loaded machine even before the caller's first put, so that too few took an item)
-        quit_early = [pid for pid in flow.watch.ended if pid in flow.watch.seen]
+        quit_early = flow.watch.ended_consumers()
         gave_up = not call.finished.is_set() and bool(quit_early)     # (the last may still be starting, on spawn)
         if not call.finished.is_set() and inside < meet and not gave_up:
             return failed("joinable/consumer-count", f"only {_plural(inside, 'consumer')} took an item in {text} while "
@@ -1259,7 +1263,7 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
             return failed("joinable/joins-running-consumers", f"{text} never returned although every item was "
                           f"transformed{_stuck(judge, lines)}: a consumer that loops for ever never ends, so stop it "
                           "(a None it understands, or terminate()) before you join it.", flow.events(), title=title)
-        quit_early = [pid for pid in flow.watch.ended if pid in flow.watch.seen and pid != flow.stage]
+        quit_early = flow.watch.ended_consumers()
         if quit_early and not flow.taken():          # consumers gone before any item came (the last may be starting)
             return _consumers_gave_up(flow, text, count, quit_early)
         return failed("joinable/hangs", f"{text} did not finish, and {len(flow.taken())} of {count} items were "
