@@ -52,6 +52,7 @@ MODEL = read_student(CORPUS / "03_locks" / "reference.py").sections
 UNLOCKED_WITHDRAW = read_student(CORPUS / "03_locks" / "unlocked_withdraw.py").sections["withdraw"]
 COARSE_BOOK_TICKET = read_student(CORPUS / "03_locks" / "coarse_ticket_lock.py").sections["book_ticket"]
 LONG = 180_000      # ms: Validate, autograde and feedback run whole notebooks (on a busy machine)
+ACTIVE = re.compile(r"\bjp-mod-active\b")
 expect.set_options(timeout=60_000)     # JupyterLab on a loaded 2-core machine: seconds, not milliseconds
 
 
@@ -219,12 +220,31 @@ def menu(page, *path: str) -> None:
 
 
 def wait_for_kernel(page) -> None:
+    """The status bar says the kernel is connected and idle.
+
+    The toolbar's execution indicator alone is no proof: it says "idle" from the moment it is drawn,
+    before the kernel has connected, and a cell run then is dropped (a CI run: "[ ]" for 180 s).
+    """
+    expect(page.locator(".jp-StatusBar-Left")).to_contain_text(re.compile(r"\|\s*Idle"), timeout=LONG)
     expect(notebook(page).locator(".jp-Notebook-ExecutionIndicator")).to_have_attribute(
-        "data-status", "idle", timeout=60_000)
+        "data-status", "idle", timeout=LONG)
+
+
+def select(cell) -> None:
+    """Make ``cell`` the active one: a click that lands while JupyterLab lays the notebook out is lost."""
+    for _ in range(10):
+        cell.locator(".jp-InputArea-prompt").click()
+        try:
+            expect(cell).to_have_class(ACTIVE, timeout=3_000)
+            return
+        except AssertionError:
+            continue
+    expect(cell).to_have_class(ACTIVE)
 
 
 def run(page, cell) -> None:
     """Run the selected ``cell`` with the toolbar's ▶ (Shift+Enter depends on where the focus is) and wait."""
+    expect(cell, "the cell to run is not the active one").to_have_class(ACTIVE)
     prompt = cell.locator(".jp-InputArea-prompt")
     before = prompt.text_content()
     notebook(page).locator(".jp-Toolbar [data-command='notebook:run-cell-and-select-next']").click()
@@ -301,7 +321,7 @@ def test_student_fetches_fails_fixes_validates_submits_and_is_graded(page, lab):
     expect(page.get_by_role("tab", name="03_locks.ipynb")).to_be_visible()
     wait_for_kernel(page)
     setup = notebook(page).locator(".jp-CodeCell").filter(has_text="import mpcourse").first
-    setup.locator(".jp-InputArea-prompt").click()
+    select(setup)
     run(page, setup)
     expect(errors_in(setup)).to_have_count(0)
 
