@@ -113,6 +113,8 @@ class Call:
         self.where = ""
         self.pid: int | None = None
         self.host_pid: int | None = None
+        self.tid: int | None = None        # the stage's thread that runs a "thread" call (its own namespace's id)
+        self._task: str | None = None
         self.exitcode: int | None = None
         self.started = time.perf_counter()
         self.ended: float | None = None
@@ -132,6 +134,15 @@ class Call:
     @property
     def ok(self) -> bool:
         return self.status == "returned"
+
+    def task(self) -> str | None:
+        """``/proc/<pid>/task/<tid>`` of the thread that runs this call (Linux, "thread" calls); None elsewhere."""
+        if self._task is None and self.tid is not None and self.judge.stage_peer is not None:
+            from .checks import _thread_folder
+
+            host = self.judge.stage_peer.host_pid
+            self._task = _thread_folder(host, self.tid) if host else None
+        return self._task
 
     @property
     def elapsed(self) -> float:
@@ -541,6 +552,7 @@ class Judge:
         from_stage = peer is self.stage_peer
         if event == "started" and from_stage:
             call.pid = message.get("pid") if isinstance(message.get("pid"), int) else None
+            call.tid = message.get("tid") if isinstance(message.get("tid"), int) else None
         elif event in ("returned", "raised") and (from_stage and call.mode == "thread" or peer.call == call.id):
             call._finish(event, message)
         elif event == "exited" and from_stage and call.mode == "process":

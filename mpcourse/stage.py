@@ -379,7 +379,7 @@ class Stage:
         thread = threading.Thread(target=run, name=name, daemon=True)
         self.threads[call] = thread
         thread.start()
-        self.send({"event": "started", "id": call, "pid": os.getpid()})
+        self.send({"event": "started", "id": call, "pid": os.getpid(), "tid": thread.native_id})
 
     def _join(self, call: int, proc) -> None:
         proc.join()

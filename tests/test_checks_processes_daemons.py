@@ -18,8 +18,54 @@ from student_code import define, expect_verdict, sections
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
+#: a caller starved of CPU (a loaded machine), made on purpose: a CPU hog beside the calling thread
+#: on one CPU, the thread at the lowest priority, doing ``cpu_seconds`` of work (about 65 times as
+#: long by the wall clock)
+STARVE = '''
+import os, subprocess, sys, threading, time
+
+def _starved(cpu_seconds):
+    cpu = min(os.sched_getaffinity(0))
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        os.sched_setaffinity(hog.pid, {cpu})
+        os.sched_setaffinity(0, {cpu})
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        end = time.thread_time() + cpu_seconds
+        while time.thread_time() < end:
+            pass
+    finally:
+        hog.kill()
+        hog.wait()
+'''
+
 #: answers that show a mistake no corpus file reaches first (each is one answer cell)
 INLINE = {
+    "run_all starved after a short join": STARVE + '''
+import multiprocessing
+
+def run_all(target, arg_tuples):
+    procs = [multiprocessing.Process(target=target, args=args) for args in arg_tuples]
+    for p in procs:
+        p.start()
+    for p in procs[1:]:
+        p.join()
+    procs[0].join(timeout=0.1)
+    _starved(0.04)
+    return [p.exitcode for p in procs]
+''',
+    "run_with_deadline starved after terminate": STARVE + '''
+import multiprocessing
+
+def run_with_deadline(target, args, timeout):
+    p = multiprocessing.Process(target=target, args=args)
+    p.start()
+    p.join(timeout)
+    if p.is_alive():
+        p.terminate()
+        _starved(0.06)
+    return p.exitcode
+''',
     "run_all twice for the first tuple": '''
 import multiprocessing
 
@@ -247,6 +293,8 @@ CASES = [
      "returned [None, None, None] while 3 of its children were still running", "run_all/returned-early", None),
     ("01_processes", "mut_join_timeout_tenth", "run_all", "run_all", P.check_run_all_many_at_once,
      "call p.join() (with no timeout) on every process", "run_all/returned-early", None),
+    ("01_processes", "run_all starved after a short join", "run_all", "run_all", P.check_run_all_many_at_once,
+     "call p.join() (with no timeout) on every process", "run_all/returned-early", None),
     ("01_processes", "codes_in_end_order", "run_all", "run_all", P.check_run_all_runs_children_at_once,
      "not the order in which they ended", "run_all/wrong-codes", None),
     ("01_processes", "leaves_a_watchdog", "run_all", "run_all", P.check_run_all_runs_children_at_once,
@@ -328,6 +376,9 @@ CASES = [
      D.check_start_background_dies_with_its_parent, "still running 3 s after", "start_background/outlives-parent",
      None),
     # run_with_deadline
+    ("02_daemons", "run_with_deadline starved after terminate", "run_with_deadline", "run_with_deadline",
+     D.check_run_with_deadline_stops_a_late_target, "returned None: terminate() only sends SIGTERM",
+     "run_with_deadline/exitcode-none", None),
     ("02_daemons", "reference", "run_with_deadline", "run_with_deadline",
      D.check_run_with_deadline_stops_a_late_target, None, None, None),
     ("02_daemons", "alt_cell_event_and_sigkill", "run_with_deadline", "run_with_deadline",

@@ -61,7 +61,7 @@ import threading
 import time
 
 from ..timeline import STATE_COLOURS, STATE_LABELS, Event, spans_of
-from . import Verdict, check, failed, passed
+from . import Verdict, _cpu_time, _thread_state, check, failed, passed
 
 CALLER = "the caller"
 PARENT = "the parent"
@@ -234,6 +234,38 @@ def _exception_text(exc: BaseException) -> str:
 # ----------------------------------------------------------------------------------
 # the judge's side: what the targets report, and when they may go on
 
+class CallerClock:
+    """Seconds the student's calling thread has had to act since the clock began: running, or asleep by choice.
+
+    A child is held ``hold`` s so that a short ``join(timeout)`` returns while it still runs.
+    By the wall clock, a caller starved of CPU for that long (a loaded machine) reads the exit
+    code after the child was let go, and a wrong answer passes. On this clock, time the caller
+    spends ready to run without a CPU does not count (Linux: its CPU time from ``schedstat``,
+    and whether it sleeps, between two looks), so a hold lasts as long as on an idle machine.
+    Where the thread cannot be read (not Linux), it is the wall clock.
+    """
+
+    def __init__(self, call):
+        self.task = call.task() if call is not None else None
+        self.at = time.monotonic()
+        self.cpu = _cpu_time(self.task) if self.task else None
+        self.asleep = _thread_state(self.task) in ("S", "D") if self.task else False
+        self.seconds = 0.0
+
+    def read(self) -> float:
+        """The caller's seconds so far (look often: a stretch counts as asleep only if it began and ended so)."""
+        now = time.monotonic()
+        if self.task is None or self.cpu is None:
+            return now - self.at + self.seconds
+        cpu, state = _cpu_time(self.task), _thread_state(self.task)
+        if cpu is None or state is None:           # the thread is gone: its call's end decides, not this clock
+            return self.seconds
+        asleep = state in ("S", "D")
+        self.seconds += max(cpu - self.cpu, 0.0) + (now - self.at if asleep and self.asleep else 0.0)
+        self.at, self.cpu, self.asleep = now, cpu, asleep
+        return self.seconds
+
+
 class Targets:
     """The judge's record of the course targets handed to the student's code, and its answers to them.
 
@@ -262,7 +294,7 @@ class Targets:
         self.released: dict[int, float] = {}
         self.last_release: tuple[object, float] | None = None
         self.hold_first = 0.0                      # s the first tuple's target waits once the others have ended
-        self.others_gone: float | None = None      # when the judge saw the last wave's targets all ended (monotonic)
+        self.first_clock: CallerClock | None = None    # the caller's time since the others ended
         self.dying: dict[int, float] = {}          # pid -> when SIGTERM arrived (held by the judge)
         self.hold_dying = 0.0
         self.call = None
@@ -320,18 +352,20 @@ class Targets:
             self.judge.record("state", "exited", f"exit code {code}", peer=peer)
 
     def _sigterm(self, peer, *_args):
-        """A slow target got SIGTERM: held until the student's call returns, or for ``hold_dying`` s."""
+        """A slow target got SIGTERM: held until the student's call returns, or for ``hold_dying`` s of its time."""
         with self.cv:
             self.dying[peer.pid] = time.perf_counter()
             self.judge.record("mark", "SIGTERM", peer=peer)
             self.judge.record("state", "dying after SIGTERM", peer=peer)
-            deadline = time.monotonic() + self.hold_dying
-            while time.monotonic() < deadline and not self.judge.closed and not peer.closed.is_set():
+            clock = CallerClock(self.call)
+            while not self.judge.closed and not peer.closed.is_set():
                 if self.call is not None and self.call.finished.is_set():
                     # killed just before the return? its connection's end may still be on the way; held, it stays open
                     self.cv.wait_for(peer.closed.is_set, 1.0)
                     if not peer.closed.is_set():
                         self.outlived.add(peer.pid)
+                    break
+                if clock.read() >= self.hold_dying:
                     break
                 self.cv.wait(0.02)
             self.judge.record("state", "exited", "SIGTERM" if not peer.closed.is_set() else "killed", peer=peer)
@@ -407,8 +441,6 @@ class Targets:
                 gone = all(p.closed.is_set() for p in peers)
                 if not gone and time.monotonic() - at < RELEASE_GAP:
                     return
-                if self.others_gone is None:
-                    self.others_gone = time.monotonic()
             pending = {pid: v for pid, v in self.finishing.items() if pid not in self.released}
             everyone = len(self.finishing) >= self.expected
             if not pending or not (everyone and self.met or self.alone or self.call.finished.is_set()):
@@ -417,14 +449,16 @@ class Targets:
             if everyone and len(pending) > 1:          # the first tuple's target waits for the next wave
                 first = min(index for index, _peer, _code in pending.values())
                 wave = [pid for pid in pending if pending[pid][0] != first] or wave
-            elif self.last_release is not None and self.met and not self.call.finished.is_set() \
-                    and time.monotonic() - (self.others_gone or 0.0) < self.hold_first:
-                return                                 # the first tuple's target outlives any short join(timeout)
+            elif self.last_release is not None and self.met and self.hold_first and not self.call.finished.is_set():
+                if self.first_clock is None:           # the first tuple's target outlives any short join(timeout)
+                    self.first_clock = CallerClock(self.call)
+                if self.first_clock.read() < self.hold_first:
+                    return
             now = time.perf_counter()
             for pid in wave:
                 self.released[pid] = now
             self.last_release = ([pending[pid][1] for pid in wave], time.monotonic())
-            self.others_gone = None
+            self.first_clock = None
             self.cv.notify_all()
 
     def release_all(self) -> None:

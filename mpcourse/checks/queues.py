@@ -55,14 +55,13 @@ after each check.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
 
 from ..judge import JudgeObject, Refusal
 from ..stage import Proxy, register_proxy
-from . import Verdict, _thread_state, _thread_waits_for, _thread_wchan, check, failed, passed
+from . import Verdict, _blocking_wait, _thread_folder, _thread_state, _thread_wchan, check, failed, passed
 
 # =====================================================================================
 # a queue that lives in the judge
@@ -615,16 +614,8 @@ class _Targets:
 
     def _caller(self, peer, tid) -> None:
         """The thread that calls collect says its id; the judge finds it in /proc by its pid namespace's view."""
-        import glob
-
-        for path in glob.glob(f"/proc/{peer.host_pid}/task/*/status"):
-            try:
-                with open(path, encoding="ascii", errors="replace") as f:
-                    nspid = next((line.split()[-1] for line in f if line.startswith("NSpid:")), "")
-            except OSError:
-                continue
-            if nspid == str(tid):
-                self.caller_task = os.path.dirname(path)
+        if isinstance(tid, int) and peer.host_pid:
+            self.caller_task = _thread_folder(peer.host_pid, tid)
 
     def caller_asleep(self) -> bool:
         """The calling thread is blocked in the kernel (a join, a get); True where the OS cannot tell (not Linux)."""
@@ -652,7 +643,8 @@ class _Targets:
         """
         if not self.caller_joining():
             return False
-        waited = _thread_waits_for(self.caller_task)
+        wait = _blocking_wait(self.caller_task)
+        waited = wait.pid if wait is not None and wait.call == "wait4" else None
         with self.cv:
             if waited is None:
                 return not (self.released & set(alive))
