@@ -33,9 +33,10 @@ dimension, on every run and start method):
   * exceptions: ``start_background/raised``.
 ``run_with_deadline(target, args, timeout) -> int``
   * timing and the central mistake: a target that runs past the timeout and, after SIGTERM,
-    dies only when the judge lets it (when the call returns, or after 2 s): reading
-    ``exitcode`` without ``join()`` (or after a short sleep, or a short ``join(timeout)`` and
-    no ``kill()``) gives None every time -> ``run_with_deadline/exitcode-none``;
+    dies only when the judge lets it (when the call returns, or after 2 s of the caller's own
+    time, ``CallerClock``, however starved of CPU it is): reading ``exitcode`` without
+    ``join()`` (or after a short sleep, or a short ``join(timeout)`` and no ``kill()``) gives
+    None every time -> ``run_with_deadline/exitcode-none``;
     a made-up code returned while the child is still dying -> ``run_with_deadline/child-left-running``
     (``check_run_with_deadline_stops_a_late_target``, the visible test); stopped before
     ``timeout`` (``terminate()``/``kill()`` are timed in the caller from their process's
@@ -79,7 +80,7 @@ from .processes import (
 # a loaded machine, where a child may take seconds to start, never fails a correct answer.
 AFTER_BEGIN = 3.0           # s start_background may still run once its job runs (start() returned long before)
 JOB_LIMIT = 30.0            # s a job, a caller process, or a target gets to begin
-DYING = 2.0                 # s the judge holds a slow target after SIGTERM while the student's call waits
+DYING = 2.0                 # s (of the caller's own time) the judge holds a slow target after SIGTERM
 SIGNALS = os.name == "posix"
 TOO_SLOW = 0.5              # of the timeout: returning this long after the target ended ignores join(timeout)
 

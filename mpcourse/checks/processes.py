@@ -23,9 +23,10 @@ dimension, on every run and start method):
     -> ``run_all/not-concurrent``
     (``check_run_all_runs_children_at_once``, the visible test; 5 children in the hidden one);
   * timing: the judge lets the targets end only after they all met, the first tuple's
-    target after all the others have ended (in the hidden 5-child check, 1 s after them, so
-    that a ``join(timeout)`` shorter than that returns while it still runs, whatever order the
-    joins come in); a ``run_all`` that returns before the judge let every target end returned
+    target after all the others have ended (in the hidden 5-child check, 1 s after them on the
+    caller's own clock, ``CallerClock``, so that a ``join(timeout)`` shorter than that returns
+    while it still runs, whatever order the joins come in, and however starved of CPU the
+    caller is); a ``run_all`` that returns before the judge let every target end returned
     early, certainly -> ``run_all/returned-early`` (also: ``None`` among the codes);
   * values: exit codes 3, 0, 7 in the order of ``arg_tuples`` although they end in the
     reverse order; ``sys.exit(2)``, ``sys.exit(1)``, a normal return and death by SIGTERM
