@@ -315,11 +315,11 @@ class ArenaLock(JudgeObject):
                 if not block:
                     break
                 left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
+                if left is not None and left <= 0 and not self._holder_at_work():
                     self.timeouts_expired += 1
                     self.last_expiry = time.monotonic()
                     break
-                cv.wait(0.05 if left is None else min(left, 0.05))
+                cv.wait(0.05 if left is None or left <= 0 else min(left, 0.05))
             self.pending_timeouts -= timed
             if got:
                 self.holder = self._owner(peer)
@@ -336,6 +336,18 @@ class ArenaLock(JudgeObject):
         if got:
             arena.pause(peer)          # let the others reach their own first lock
         return got
+
+    def _holder_at_work(self) -> bool:
+        """A participant holds the lock and is on its way to release it (not waiting for a lock, not returned).
+
+        A timed acquire then waits on past its timeout: how long a participant's few steps
+        take is the machine's load, not the code, so a timeout that ran out there would
+        decide a verdict by luck. It gives up only when the checker holds the lock past it
+        (``hold``, the checks of giving up), or when the holder waits itself (a deadlock to
+        back out of) or has returned.
+        """
+        holder = self.holder
+        return bool(holder) and holder[0] == "slot" and self.arena.state[holder[1]] in (_RUNNING, _PAUSED, _SETTLING)
 
     def release(self, peer: Peer) -> None:
         arena, judge = self.arena, self.judge

@@ -14,7 +14,32 @@ from student_code import define, expect_verdict, sections
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "03_locks"
 
-#: (corpus file, answer grade_id, check, None or a phrase of the failure)
+#: answers no corpus file has (each is one answer cell)
+INLINE = {
+    # a timed acquire beside a holder whose steps are slow (here: CPU work, as on a loaded machine):
+    # the verdicts must not depend on how long the holder's steps take, only on the code
+    "slow holder, timed acquire": '''
+import time
+
+def book_ticket(lock, db, name):
+    db.query()
+    lock.acquire(timeout=0.1)
+    try:
+        end = time.process_time() + 0.3
+        while time.process_time() < end:
+            pass
+        n = db.get()
+        if n > 0:
+            db.set(n - 1)
+            db.record(name)
+            return True
+        return False
+    finally:
+        lock.release()
+''',
+}
+
+#: (corpus file or INLINE key, answer grade_id, check, None or a phrase of the failure)
 CASES = [
     ("reference", "withdraw", locks.check_withdraw_keeps_every_update, None),
     ("unlocked_withdraw", "withdraw", locks.check_withdraw_keeps_every_update, "never took the lock"),
@@ -38,6 +63,10 @@ CASES = [
     ("mut_ticket_return_before_release", "book_ticket", locks.check_book_ticket_never_oversells,
      "returned with 'lock' still held, so"),
     ("coarse_ticket_lock", "book_ticket", locks.check_book_ticket_queries_concurrently, "one at a time"),
+    ("slow holder, timed acquire", "book_ticket", locks.check_book_ticket_queries_concurrently, None),
+    ("slow holder, timed acquire", "book_ticket", locks.check_book_ticket_never_oversells, None),
+    ("slow holder, timed acquire", "book_ticket", locks.check_book_ticket_waits_for_the_lock,
+     "gave up and it sold the ticket anyway"),
     ("check_outside_lock", "book_ticket", locks.check_book_ticket_never_oversells, "saw the last ticket"),
     ("ticket_without_lock", "book_ticket", locks.check_book_ticket_never_oversells, "saw the last ticket"),
     ("reference", "transfer", locks.check_transfer_never_deadlocks, None),
@@ -49,6 +78,8 @@ CASES = [
 
 
 def _answer(student: str, gid: str):
+    if student in INLINE:
+        return define(INLINE[student])[gid]
     source = sections(CORPUS / f"{student}.py").get(gid) or sections(CORPUS / "reference.py")[gid]
     return define(source)[gid]
 

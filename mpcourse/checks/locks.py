@@ -27,6 +27,10 @@ instrumented objects whose state and event log the judge holds; see ``mpcourse.s
   * values: money moves; ``src == dst`` changes nothing and must not deadlock (``check_transfer_moves_money``);
   * concurrency: opposite transfers at once never deadlock, keep the balances, and never write
     a balance holding fewer than both locks (``check_transfer_never_deadlocks``, the visible test).
+Any exercise: an ``acquire(timeout=...)`` gives up only where a check means it to (the checker
+holds the lock past it, or the holder itself waits or has returned); beside a participant that
+holds the lock and works, it waits on, however slow the machine makes those steps
+(``ArenaLock._holder_at_work``), so the verdicts of the other checks never hang on a timeout.
 Any exercise: a participant that returns holding a lock others wait for is named at once
 (``<exercise>/lock-not-released``), one that never returns is ``<exercise>/hangs``.
 Leftovers: the stage (and everything the student's code started) is killed after each check.
