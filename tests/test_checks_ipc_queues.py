@@ -214,6 +214,20 @@ INLINE = {
                 p.join()
             return results
     """,
+    "collect_one_too_many": """
+        import multiprocessing
+
+
+        def collect(target, n):
+            q = multiprocessing.Queue()
+            procs = [multiprocessing.Process(target=target, args=(q, i)) for i in range(n + 1)]
+            for p in procs:
+                p.start()
+            results = [q.get() for _ in range(n)]
+            for p in procs:
+                p.join()
+            return results
+    """,
     "collect_loses_payload": """
         import multiprocessing
 
@@ -413,6 +427,10 @@ CASES += [
     ("collect_raises", "collect", queues.check_collect_small, ("raised OSError", "collect/raised")),
     ("collect_off_by_one", "collect", queues.check_collect_small,
      ("ran target for i in [1, 2, 3]", "collect/wrong-runs")),
+    ("collect_one_too_many", "collect", queues.check_collect_large_results,
+     ("ran target for i in [0, 1, 2, 3, 4], expected once for each i in range(4)", "collect/wrong-runs")),
+    ("collect_one_too_many", "collect", queues.check_collect_small,
+     ("ran target for i in [0, 1, 2, 3], expected once for each i in range(3)", "collect/wrong-runs")),
     ("collect_loses_payload", "collect", queues.check_collect_small,
      ("among its results", "collect/wrong-results")),
     ("collect_tuple", "collect", queues.check_collect_small, ("expected a list", "collect/not-a-list")),

@@ -747,6 +747,12 @@ def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 
     if call.finished.is_set():
         judge.record("state", "exited", "collect returned", name="collect (the caller)", pid=caller)
     events = judge.events()
+    ran = sorted((i for _pid, i in targets.runs), key=repr)
+    extra = [i for i in ran if i not in range(n)] or [i for k, i in enumerate(ran) if i in ran[:k]]
+    if extra and targets.stage_pid not in {pid for pid, _i in targets.runs}:
+        hung = "" if call.finished.is_set() else f" (and it had not returned after {COLLECT_LIMIT:g} s)"
+        return failed("collect/wrong-runs", f"{what} ran target for i in {ran}, expected once for each i in "
+                      f"range({n}){hung}.", events)
     if not call.finished.is_set():
         stacks = judge.stacks()
         where = "; ".join(line for line in stacks if line.startswith("the call")) or "; ".join(stacks) or \
@@ -770,7 +776,6 @@ def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 
     if in_caller:
         return failed("collect/target-in-caller", f"{what} ran target(q, {in_caller[0]!r}) in the calling process: "
                       "start one Process(target=target, args=(q, i)) for each i.", events)
-    ran = sorted((i for _pid, i in targets.runs), key=repr)
     if ran != list(range(n)):
         return failed("collect/wrong-runs", f"{what} ran target for i in {ran}, expected once for each i in "
                       f"range({n}).")
