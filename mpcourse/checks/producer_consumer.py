@@ -152,8 +152,10 @@ class Transform:
         _announce_children(recorder)
 
     def __setstate__(self, state: dict) -> None:
+        """Unpickled in a process the stage spawned (spawn, forkserver): it says it was born, at once."""
         self.__dict__.update(state)
         _announce_children(self.recorder)
+        _born(self.recorder)
 
     def __call__(self, item):
         if isinstance(item, Item):
@@ -449,6 +451,8 @@ class _Flow:
             self.cv.notify_all()
 
     def _born(self, peer) -> None:
+        if peer.pid == self.stage:
+            return                               # the stage unpickling the transform it hands on
         with self.cv:
             self.names.setdefault(peer.pid, peer.name)
             self.watch.born(peer.pid)
