@@ -6,6 +6,27 @@ from pathlib import Path
 
 SECTION = re.compile(r"^# %% (\S+)\s*$", re.M)
 
+#: a caller starved of CPU (a loaded machine), made on purpose: for ``seconds`` of wall time the
+#: calling thread is ready to run but hardly gets a CPU (a CPU hog beside it on one CPU, the thread
+#: in SCHED_IDLE, whose weight is a third of nice 19's)
+STARVE = '''
+import os, subprocess, sys, time
+
+def _starved(seconds):
+    cpu = min(os.sched_getaffinity(0))
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        os.sched_setaffinity(hog.pid, {cpu})
+        os.sched_setaffinity(0, {cpu})
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
+    finally:
+        hog.kill()
+        hog.wait()
+'''
+
 
 def sections(path: Path) -> dict[str, str]:
     """{grade_id: source} of one corpus file."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from course import START_METHODS
 from mpcourse.checks import ipc, queues
-from student_code import define, expect_verdict, sections
+from student_code import STARVE, define, expect_verdict, sections
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
 
@@ -228,6 +228,22 @@ INLINE = {
                 p.join()
             return results
     """,
+    # every result taken, then starved of CPU (a loaded machine) before it joins all but the first
+    "collect_starved_joins_all_but_first": STARVE + textwrap.dedent("""
+        import multiprocessing
+
+
+        def collect(target, n):
+            q = multiprocessing.Queue()
+            procs = [multiprocessing.Process(target=target, args=(q, i)) for i in range(n)]
+            for p in procs:
+                p.start()
+            results = [q.get() for _ in range(n)]
+            _starved(7)
+            for p in procs[1:]:
+                p.join()
+            return results
+    """),
     "collect_loses_payload": """
         import multiprocessing
 
@@ -427,6 +443,8 @@ CASES += [
     ("collect_raises", "collect", queues.check_collect_small, ("raised OSError", "collect/raised")),
     ("collect_off_by_one", "collect", queues.check_collect_small,
      ("ran target for i in [1, 2, 3]", "collect/wrong-runs")),
+    ("collect_starved_joins_all_but_first", "collect", queues.check_collect_large_results,
+     ("of its 4 processes were still running", "collect/left-running")),
     ("collect_one_too_many", "collect", queues.check_collect_large_results,
      ("ran target for i in [0, 1, 2, 3, 4], expected once for each i in range(4)", "collect/wrong-runs")),
     ("collect_one_too_many", "collect", queues.check_collect_small,

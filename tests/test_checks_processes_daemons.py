@@ -14,30 +14,9 @@ from pathlib import Path
 import pytest
 from course import START_METHODS
 from mpcourse.checks import daemons, processes
-from student_code import define, expect_verdict, sections
+from student_code import STARVE, define, expect_verdict, sections
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
-
-#: a caller starved of CPU (a loaded machine), made on purpose: a CPU hog beside the calling thread
-#: on one CPU, the thread at the lowest priority, doing ``cpu_seconds`` of work (about 65 times as
-#: long by the wall clock)
-STARVE = '''
-import os, subprocess, sys, threading, time
-
-def _starved(cpu_seconds):
-    cpu = min(os.sched_getaffinity(0))
-    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
-        os.sched_setaffinity(hog.pid, {cpu})
-        os.sched_setaffinity(0, {cpu})
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-        end = time.thread_time() + cpu_seconds
-        while time.thread_time() < end:
-            pass
-    finally:
-        hog.kill()
-        hog.wait()
-'''
 
 #: answers that show a mistake no corpus file reaches first (each is one answer cell)
 INLINE = {
@@ -51,7 +30,7 @@ def run_all(target, arg_tuples):
     for p in procs[1:]:
         p.join()
     procs[0].join(timeout=0.1)
-    _starved(0.04)
+    _starved(3)
     return [p.exitcode for p in procs]
 ''',
     "run_with_deadline starved after terminate": STARVE + '''
@@ -63,7 +42,7 @@ def run_with_deadline(target, args, timeout):
     p.join(timeout)
     if p.is_alive():
         p.terminate()
-        _starved(0.06)
+        _starved(5)
     return p.exitcode
 ''',
     "run_all twice for the first tuple": '''

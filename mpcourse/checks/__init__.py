@@ -120,41 +120,21 @@ def _thread_wchan(task: str) -> str | None:
         return None
 
 
-#: the system calls a thread waits for a child in, per machine: Process.join() under fork and spawn is
-#: wait4 on the child's pid; join(timeout), and any join under forkserver, poll on the child's sentinel
-_WAIT_CALLS = {"x86_64": {"61": "wait4", "7": "poll", "271": "ppoll"},
-               "aarch64": {"260": "wait4", "73": "ppoll"}}
+#: wait4's number per machine (os.waitpid, so every Process.join under fork and spawn, and Popen.wait)
+_WAIT4 = {"x86_64": "61", "aarch64": "260"}
 
 
-@dataclass(frozen=True)
-class ChildWait:
-    """A thread asleep waiting for a child to end, as Linux shows it (``/proc/<pid>/task/<tid>/syscall``)."""
-
-    call: str                   # wait4, poll or ppoll
-    pid: int | None = None      # wait4's child, in the thread's own pid namespace (None: any child)
-    timeout: float | None = None    # s (None: no timeout; nan: has one, its length unknown)
-
-
-def _blocking_wait(task: str) -> ChildWait | None:
-    """What the thread sleeps in, if it is a wait a child's end can answer; None otherwise or if unreadable."""
-    if _thread_state(task) != "S":
-        return None
+def _thread_waits_for(task: str) -> int | None:
+    """The pid (in the thread's own pid namespace) a thread waits for in ``wait4``; None if unknown or any child."""
     try:
         with open(os.path.join(task, "syscall"), encoding="ascii", errors="replace") as f:
             fields = f.read().split()
     except OSError:
         return None
-    name = _WAIT_CALLS.get(os.uname().machine, {}).get(fields[0] if fields else "")
-    if name is None or len(fields) < 4:
+    if len(fields) < 2 or fields[0] != _WAIT4.get(os.uname().machine):
         return None
-    args = [int(field, 16) for field in fields[1:4]]
-    if name == "wait4":
-        pid = args[0] if 0 < args[0] < 1 << 31 else None
-        return ChildWait("wait4", pid) if _thread_wchan(task) == "do_wait" else None
-    if name == "poll":
-        ms = args[2] & 0xFFFFFFFF
-        return ChildWait("poll", timeout=None if ms >= 1 << 31 else ms / 1000)
-    return ChildWait("ppoll", timeout=None if args[2] == 0 else float("nan"))
+    pid = int(fields[1], 16)
+    return pid if 0 < pid < 1 << 31 else None
 
 
 def _cpu_time(task: str) -> float | None:

@@ -246,8 +246,8 @@ class CallerClock:
     Where the thread cannot be read (not Linux), it is the wall clock.
     """
 
-    def __init__(self, call):
-        self.task = call.task() if call is not None else None
+    def __init__(self, task: str | None):
+        self.task = task                   # the thread's /proc folder (``Call.task()``); None: the wall clock
         self.at = time.monotonic()
         self.cpu = _cpu_time(self.task) if self.task else None
         self.asleep = _thread_state(self.task) in ("S", "D") if self.task else False
@@ -358,7 +358,7 @@ class Targets:
             self.dying[peer.pid] = time.perf_counter()
             self.judge.record("mark", "SIGTERM", peer=peer)
             self.judge.record("state", "dying after SIGTERM", peer=peer)
-            clock = CallerClock(self.call)
+            clock = CallerClock(self.call.task() if self.call is not None else None)
             while not self.judge.closed and not peer.closed.is_set():
                 if self.call is not None and self.call.finished.is_set():
                     # killed just before the return? its connection's end may still be on the way; held, it stays open
@@ -452,7 +452,7 @@ class Targets:
                 wave = [pid for pid in pending if pending[pid][0] != first] or wave
             elif self.last_release is not None and self.met and self.hold_first and not self.call.finished.is_set():
                 if self.first_clock is None:           # the first tuple's target outlives any short join(timeout)
-                    self.first_clock = CallerClock(self.call)
+                    self.first_clock = CallerClock(self.call.task())
                 if self.first_clock.read() < self.hold_first:
                     return
             now = time.perf_counter()

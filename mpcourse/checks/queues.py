@@ -61,7 +61,8 @@ from collections import deque
 
 from ..judge import JudgeObject, Refusal
 from ..stage import Proxy, register_proxy
-from . import Verdict, _blocking_wait, _thread_folder, _thread_state, _thread_wchan, check, failed, passed
+from . import Verdict, _thread_folder, _thread_state, _thread_waits_for, _thread_wchan, check, failed, passed
+from .processes import CallerClock
 
 # =====================================================================================
 # a queue that lives in the judge
@@ -643,8 +644,7 @@ class _Targets:
         """
         if not self.caller_joining():
             return False
-        wait = _blocking_wait(self.caller_task)
-        waited = wait.pid if wait is not None and wait.call == "wait4" else None
+        waited = _thread_waits_for(self.caller_task)
         with self.cv:
             if waited is None:
                 return not (self.released & set(alive))
@@ -715,6 +715,7 @@ def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 
     deadline = time.monotonic() + COLLECT_LIMIT
     deadlocked = False
     asleep_since: dict[int, float] = {}
+    clock_for, clock = None, CallerClock(None)       # collect's own time since the last progress
     while not call.finished.is_set() and time.monotonic() < deadline and not judge.lost.is_set():
         call.finished.wait(0.05)
         alive = targets.alive()
@@ -728,10 +729,13 @@ def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 
                 targets.alive_count, targets.progress = len(alive), now
             quiet = now - targets.progress
             started = {pid for pid, _i in targets.runs if pid != targets.stage_pid}
+            if clock_for != (targets.progress, targets.caller_task):
+                clock_for, clock = (targets.progress, targets.caller_task), CallerClock(targets.caller_task)
         if call.finished.is_set():
             continue
         if targets.held - targets.released:
-            if quiet >= STUCK_FOR or quiet >= JOIN_DWELL and targets.joining_a_held_target(alive):
+            # not by the wall clock: a collect starved of CPU would see the one it skipped let go too
+            if clock.read() >= STUCK_FOR or quiet >= JOIN_DWELL and targets.joining_a_held_target(alive):
                 targets.release(first)     # collect waits for them (a join): let one exit
             continue
         if quiet < STUCK_FOR:
