@@ -755,11 +755,12 @@ class _UdpServer:
         self.reply_size = reply_size
         self.datagrams: list[tuple[float, bytes]] = []
         self.student = judge.stage_peer.pid if judge.stage_peer else -1
+        self.stamped = _stamp_arrivals(self.sock)        # before the student's first datagram can arrive
 
     def serve(self, call, until: float, stop_after: int | None = None) -> None:
         """Answer until the call ends, ``until`` (monotonic) passes, or ``stop_after`` datagrams came."""
         self.sock.settimeout(0.02)
-        stamped = _stamp_arrivals(self.sock)
+        stamped = self.stamped
         while not call.finished.is_set() and time.monotonic() < until:
             if stop_after is not None and len(self.datagrams) >= stop_after:
                 return
@@ -793,13 +794,32 @@ _SO_TIMESTAMPNS = 35        # Linux (asm-generic): the kernel stamps each datagr
 
 def _stamp_arrivals(sock) -> bool:
     """Ask the kernel to stamp each datagram's arrival, so that a judge slow to read (a loaded machine) cannot
-    shrink the gaps between a student's resends: two datagrams read back to back once looked 0.00 s apart."""
+    shrink the gaps between a student's resends: two datagrams read back to back once looked 0.00 s apart.
+
+    Call it on the bound socket before anyone sends to it. Linux turns arrival stamps on a moment
+    later (deferred work); until then it stamps a datagram when it is read. So the socket sends
+    itself probes until one comes back stamped on arrival (CI: a first datagram read 0.5 s late
+    was stamped 0.5 s late).
+    """
     if not sys.platform.startswith("linux"):
         return False
     try:
         sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
     except OSError:
         return False
+    timeout = sock.gettimeout()
+    try:
+        sock.settimeout(1.0)
+        for _ in range(50):
+            sock.sendto(b"", sock.getsockname())
+            time.sleep(0.02)
+            _data, ancillary, _flags, _source = sock.recvmsg(64, 64)
+            if time.perf_counter() - _arrival(ancillary) >= 0.01:
+                break
+    except OSError:
+        pass
+    finally:
+        sock.settimeout(timeout)
     return True
 
 
