@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from dataclasses import dataclass, field
 
 from ..timeline import Event
@@ -159,6 +160,38 @@ def _thread_folder(host_pid: int, tid: int) -> str | None:
         if nspid == str(tid):
             return os.path.dirname(path)
     return None
+
+
+class _CallerClock:
+    """Seconds the student's calling thread has had to act since the clock began: running, or asleep by choice.
+
+    A child is held ``hold`` s so that a short ``join(timeout)`` returns while it still runs.
+    By the wall clock, a caller starved of CPU for that long (a loaded machine) reads the exit
+    code after the child was let go, and a wrong answer passes. On this clock, time the caller
+    spends ready to run without a CPU does not count (Linux: its CPU time from ``schedstat``,
+    and whether it sleeps, between two looks), so a hold lasts as long as on an idle machine.
+    Where the thread cannot be read (not Linux), it is the wall clock.
+    """
+
+    def __init__(self, task: str | None):
+        self.task = task                   # the thread's /proc folder (``Call.task()``); None: the wall clock
+        self.at = time.monotonic()
+        self.cpu = _cpu_time(self.task) if self.task else None
+        self.asleep = _thread_state(self.task) in ("S", "D") if self.task else False
+        self.seconds = 0.0
+
+    def read(self) -> float:
+        """The caller's seconds so far (look often: a stretch counts as asleep only if it began and ended so)."""
+        now = time.monotonic()
+        if self.task is None or self.cpu is None:
+            return now - self.at + self.seconds
+        cpu, state = _cpu_time(self.task), _thread_state(self.task)
+        if cpu is None or state is None:           # the thread is gone: its call's end decides, not this clock
+            return self.seconds
+        asleep = state in ("S", "D")
+        self.seconds += max(cpu - self.cpu, 0.0) + (now - self.at if asleep and self.asleep else 0.0)
+        self.at, self.cpu, self.asleep = now, cpu, asleep
+        return self.seconds
 
 
 def check(timeout: float = 10.0, label: str | None = None):

@@ -24,7 +24,7 @@ dimension, on every run and start method):
     (``check_run_all_runs_children_at_once``, the visible test; 5 children in the hidden one);
   * timing: the judge lets the targets end only after they all met, the first tuple's
     target after all the others have ended (in the hidden 5-child check, 1 s after them on the
-    caller's own clock, ``CallerClock``, so that a ``join(timeout)`` shorter than that returns
+    caller's own clock, ``_CallerClock``, so that a ``join(timeout)`` shorter than that returns
     while it still runs, whatever order the joins come in, and however starved of CPU the
     caller is); a ``run_all`` that returns before the judge let every target end returned
     early, certainly -> ``run_all/returned-early`` (also: ``None`` among the codes);
@@ -62,7 +62,7 @@ import threading
 import time
 
 from ..timeline import STATE_COLOURS, STATE_LABELS, Event, spans_of
-from . import Verdict, _cpu_time, _thread_state, check, failed, passed
+from . import Verdict, _CallerClock, check, failed, passed
 
 CALLER = "the caller"
 PARENT = "the parent"
@@ -235,38 +235,6 @@ def _exception_text(exc: BaseException) -> str:
 # ----------------------------------------------------------------------------------
 # the judge's side: what the targets report, and when they may go on
 
-class CallerClock:
-    """Seconds the student's calling thread has had to act since the clock began: running, or asleep by choice.
-
-    A child is held ``hold`` s so that a short ``join(timeout)`` returns while it still runs.
-    By the wall clock, a caller starved of CPU for that long (a loaded machine) reads the exit
-    code after the child was let go, and a wrong answer passes. On this clock, time the caller
-    spends ready to run without a CPU does not count (Linux: its CPU time from ``schedstat``,
-    and whether it sleeps, between two looks), so a hold lasts as long as on an idle machine.
-    Where the thread cannot be read (not Linux), it is the wall clock.
-    """
-
-    def __init__(self, task: str | None):
-        self.task = task                   # the thread's /proc folder (``Call.task()``); None: the wall clock
-        self.at = time.monotonic()
-        self.cpu = _cpu_time(self.task) if self.task else None
-        self.asleep = _thread_state(self.task) in ("S", "D") if self.task else False
-        self.seconds = 0.0
-
-    def read(self) -> float:
-        """The caller's seconds so far (look often: a stretch counts as asleep only if it began and ended so)."""
-        now = time.monotonic()
-        if self.task is None or self.cpu is None:
-            return now - self.at + self.seconds
-        cpu, state = _cpu_time(self.task), _thread_state(self.task)
-        if cpu is None or state is None:           # the thread is gone: its call's end decides, not this clock
-            return self.seconds
-        asleep = state in ("S", "D")
-        self.seconds += max(cpu - self.cpu, 0.0) + (now - self.at if asleep and self.asleep else 0.0)
-        self.at, self.cpu, self.asleep = now, cpu, asleep
-        return self.seconds
-
-
 class Targets:
     """The judge's record of the course targets handed to the student's code, and its answers to them.
 
@@ -295,7 +263,7 @@ class Targets:
         self.released: dict[int, float] = {}
         self.last_release: tuple[object, float] | None = None
         self.hold_first = 0.0                      # s the first tuple's target waits once the others have ended
-        self.first_clock: CallerClock | None = None    # the caller's time since the others ended
+        self.first_clock: _CallerClock | None = None    # the caller's time since the others ended
         self.dying: dict[int, float] = {}          # pid -> when SIGTERM arrived (held by the judge)
         self.hold_dying = 0.0
         self.call = None
@@ -358,7 +326,7 @@ class Targets:
             self.dying[peer.pid] = time.perf_counter()
             self.judge.record("mark", "SIGTERM", peer=peer)
             self.judge.record("state", "dying after SIGTERM", peer=peer)
-            clock = CallerClock(self.call.task() if self.call is not None else None)
+            clock = _CallerClock(self.call.task() if self.call is not None else None)
             while not self.judge.closed and not peer.closed.is_set():
                 if self.call is not None and self.call.finished.is_set():
                     # killed just before the return? its connection's end may still be on the way; held, it stays open
@@ -452,7 +420,7 @@ class Targets:
                 wave = [pid for pid in pending if pending[pid][0] != first] or wave
             elif self.last_release is not None and self.met and self.hold_first and not self.call.finished.is_set():
                 if self.first_clock is None:           # the first tuple's target outlives any short join(timeout)
-                    self.first_clock = CallerClock(self.call.task())
+                    self.first_clock = _CallerClock(self.call.task())
                 if self.first_clock.read() < self.hold_first:
                     return
             now = time.perf_counter()

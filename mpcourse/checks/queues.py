@@ -61,8 +61,9 @@ from collections import deque
 
 from ..judge import JudgeObject, Refusal
 from ..stage import Proxy, register_proxy
-from . import Verdict, _thread_folder, _thread_state, _thread_waits_for, _thread_wchan, check, failed, passed
-from .processes import CallerClock
+from . import (
+    Verdict, _CallerClock, _thread_folder, _thread_state, _thread_waits_for, _thread_wchan, check, failed, passed,
+)
 
 # =====================================================================================
 # a queue that lives in the judge
@@ -715,7 +716,7 @@ def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 
     deadline = time.monotonic() + COLLECT_LIMIT
     deadlocked = False
     asleep_since: dict[int, float] = {}
-    clock_for, clock = None, CallerClock(None)       # collect's own time since the last progress
+    clock_for, clock = None, _CallerClock(None)       # collect's own time since the last progress
     while not call.finished.is_set() and time.monotonic() < deadline and not judge.lost.is_set():
         call.finished.wait(0.05)
         alive = targets.alive()
@@ -730,7 +731,7 @@ def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 
             quiet = now - targets.progress
             started = {pid for pid, _i in targets.runs if pid != targets.stage_pid}
             if clock_for != (targets.progress, targets.caller_task):
-                clock_for, clock = (targets.progress, targets.caller_task), CallerClock(targets.caller_task)
+                clock_for, clock = (targets.progress, targets.caller_task), _CallerClock(targets.caller_task)
         if call.finished.is_set():
             continue
         if targets.held - targets.released:

@@ -760,12 +760,11 @@ class _UdpServer:
     def serve(self, call, until: float, stop_after: int | None = None) -> None:
         """Answer until the call ends, ``until`` (monotonic) passes, or ``stop_after`` datagrams came."""
         self.sock.settimeout(0.02)
-        stamped = self.stamped
         while not call.finished.is_set() and time.monotonic() < until:
             if stop_after is not None and len(self.datagrams) >= stop_after:
                 return
             try:
-                data, ancillary, _flags, source = self.sock.recvmsg(65535, 64 if stamped else 0)
+                data, ancillary, _flags, source = self.sock.recvmsg(65535, 64 if self.stamped else 0)
             except OSError:
                 continue
             now = _arrival(ancillary)
