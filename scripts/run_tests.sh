@@ -8,10 +8,9 @@ export PATH="$(dirname "$(python -c 'import sys; print(sys.executable)')"):$PATH
 # one pytest worker more than there are cores: a grading run mostly waits (timeouts, quiet periods,
 # children asleep on purpose), so with one per core the cores stood idle about 45% of the time
 workers=$(python -c 'import os; print((os.cpu_count() or 1) + 1)')
-# xdist hands the first worker the long tests (conftest.py puts them first) in one chunk, so they run one
-# after another while the other workers take the short ones. Spread over all workers (--maxschedchunk 1),
-# three heavy grading runs side by side gave 06's run_joinable/pipeline checks wrong mistake ids under spawn.
-python -m pytest -n "$workers" --durations=15 tests "$@"      # slowest tests listed
+# xdist would hand the first worker the long tests (conftest.py puts them first) in one chunk, to run one
+# after another while the others take the short ones; --maxschedchunk 1 spreads them over all workers
+python -m pytest -n "$workers" --maxschedchunk 1 --durations=15 tests "$@"      # slowest tests listed
 
 shopt -s nullglob
 notebooks=(notebooks/*.ipynb)
