@@ -271,3 +271,27 @@ def test_resend_gaps_are_measured_when_datagrams_arrive_not_when_the_judge_reads
         client.close()
     assert 0.25 < times[1] - times[0] < 0.45
     assert time.perf_counter() - times[1] > 0.4
+
+
+def test_a_checker_slow_to_answer_never_fails_a_correct_udp_request(monkeypatch):
+    """Under load the checker's reply to the third datagram left after the student's 0.3 s timeout, and
+    a correct udp_request was refused ("sent 3 datagram(s) and raised TimeoutError", once in CI).
+
+    The checker's first reply to a ping is held back 0.5 s: that exchange is the checker's fault and
+    runs again; the answer passes.
+    """
+    import time
+
+    import mpcourse.checks.sockets
+
+    real, held = mpcourse.checks.sockets._reply_for, []
+
+    def slow_reply(payload: bytes, size: int) -> bytes:
+        if payload == b"ping" and not held:
+            held.append(payload)
+            time.sleep(0.5)
+        return real(payload, size)
+
+    monkeypatch.setattr(mpcourse.checks.sockets, "_reply_for", slow_reply)
+    expect_verdict(sk.check_udp_request_losses, _answer(S, "reference", "udp_request", ("udp_request",)), None, "fork")
+    assert held
