@@ -244,6 +244,23 @@ INLINE = {
                 p.join()
             return results
     """),
+    # every result taken, a short join(timeout) of each, then one long sleep instead of waiting for them
+    "collect_joins_briefly_then_sleeps": """
+        import multiprocessing
+        import time
+
+
+        def collect(target, n):
+            q = multiprocessing.Queue()
+            procs = [multiprocessing.Process(target=target, args=(q, i)) for i in range(n)]
+            for p in procs:
+                p.start()
+            results = [q.get() for _ in range(n)]
+            for p in procs:
+                p.join(timeout=0.1)
+            time.sleep(5)
+            return results
+    """,
     "collect_loses_payload": """
         import multiprocessing
 
@@ -445,6 +462,8 @@ CASES += [
      ("ran target for i in [1, 2, 3]", "collect/wrong-runs")),
     ("collect_starved_joins_all_but_first", "collect", queues.check_collect_large_results,
      ("of its 4 processes were still running", "collect/left-running")),
+    ("collect_joins_briefly_then_sleeps", "collect", queues.check_collect_large_results,
+     ("were still running", "collect/left-running")),
     ("collect_one_too_many", "collect", queues.check_collect_large_results,
      ("ran target for i in [0, 1, 2, 3, 4], expected once for each i in range(4)", "collect/wrong-runs")),
     ("collect_one_too_many", "collect", queues.check_collect_small,

@@ -162,6 +162,49 @@ def _thread_folder(host_pid: int, tid: int) -> str | None:
     return None
 
 
+#: system calls of a thread that sleeps on a timer, per machine, with the argument that tells (``fds@i``: a
+#: descriptor count, none given; ``timeout@i``: a timeout, one given): time.sleep, select or poll of nothing,
+#: a lock or event wait with a timeout (futex)
+_TIMER_SLEEPS = {
+    "x86_64": {"35": "", "230": "", "23": "fds@0", "270": "fds@0", "7": "fds@1", "271": "fds@1", "202": "timeout@3"},
+    "aarch64": {"101": "", "115": "", "72": "fds@0", "73": "fds@1", "98": "timeout@3"},
+}
+#: wake-ups of the caller's threads that make a loop that polls (is_alive() and a short sleep), not one long sleep
+POLLING_WAKEUPS = 5
+
+
+def _syscall(task: str) -> list[str] | None:
+    """The thread's ``/proc/.../syscall`` fields (number, then arguments in hex); None if unreadable."""
+    try:
+        with open(os.path.join(task, "syscall"), encoding="ascii", errors="replace") as f:
+            return f.read().split()
+    except OSError:
+        return None
+
+
+def _on_a_timer(fields: list[str] | None) -> bool:
+    """A thread asleep until a time comes, not until something happens (a child ends, a descriptor is ready)."""
+    kind = _TIMER_SLEEPS.get(os.uname().machine, {}).get(fields[0]) if fields else None
+    if kind is None:
+        return False
+    if not kind:
+        return True
+    what, _, index = kind.partition("@")
+    if len(fields) <= 1 + int(index):
+        return False
+    given = int(fields[1 + int(index)], 16) != 0
+    return not given if what == "fds" else given
+
+
+def _voluntary_switches(task: str) -> int:
+    """How often the thread has gone to sleep of its own accord (``voluntary_ctxt_switches``); 0 if unreadable."""
+    try:
+        with open(os.path.join(task, "status"), encoding="ascii", errors="replace") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("voluntary_ctxt_switches")), 0)
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 class _CallerClock:
     """Seconds the student's calling thread has had to act since the clock began: running, or asleep by choice.
 
@@ -179,6 +222,38 @@ class _CallerClock:
         self.cpu = _cpu_time(self.task) if self.task else None
         self.asleep = _thread_state(self.task) in ("S", "D") if self.task else False
         self.seconds = 0.0
+        self.switches = {t: _voluntary_switches(t) for t in self._threads()} if self.task else {}
+
+    def dozing(self) -> bool:
+        """The caller sleeps on a timer (``time.sleep``) instead of waiting for its children or polling them.
+
+        A hold on the caller's clock alone is outlasted by one sleep longer than the hold, and
+        the exit code read after it is the one a real child that ran longer would not have had.
+        So a hold goes on while the caller's own thread sleeps on a timer, no thread it started
+        waits in the kernel for something else (a join in a helper thread), and it has not woken
+        up often (a loop of is_alive() and short sleeps). False where the OS cannot tell.
+        """
+        if self.task is None or os.uname().machine not in _TIMER_SLEEPS:
+            return False
+        if not _on_a_timer(_syscall(self.task)):
+            return False
+        threads = self._threads()
+        if any(_thread_state(t) in ("S", "D") and not _on_a_timer(_syscall(t)) for t in threads if t != self.task):
+            return False
+        woke = sum(_voluntary_switches(task) - self.switches.get(task, 0) for task in threads)
+        return woke < POLLING_WAKEUPS
+
+    def _threads(self) -> list[str]:
+        """The caller's thread folder and those of its process's threads that began after it."""
+        import glob
+
+        folder, _, tid = self.task.rpartition("/")
+        try:
+            mine = int(tid)
+        except ValueError:
+            return []
+        return [task for task in glob.glob(f"{folder}/*") if task.rpartition("/")[2].isdigit()
+                and int(task.rpartition("/")[2]) >= mine]
 
     def read(self) -> float:
         """The caller's seconds so far (look often: a stretch counts as asleep only if it began and ended so)."""

@@ -34,9 +34,9 @@ dimension, on every run and start method):
 ``run_with_deadline(target, args, timeout) -> int``
   * timing and the central mistake: a target that runs past the timeout and, after SIGTERM,
     dies only when the judge lets it (when the call returns, or after 2 s of the caller's own
-    time, ``_CallerClock``, however starved of CPU it is): reading ``exitcode`` without
-    ``join()`` (or after a short sleep, or a short ``join(timeout)`` and no ``kill()``) gives
-    None every time -> ``run_with_deadline/exitcode-none``;
+    time, ``_CallerClock``, however starved of CPU it is, but not while it sleeps on a timer):
+    reading ``exitcode`` without ``join()`` (or after any sleep, or a short ``join(timeout)``
+    and no ``kill()``) gives None every time -> ``run_with_deadline/exitcode-none``;
     a made-up code returned while the child is still dying -> ``run_with_deadline/child-left-running``
     (``check_run_with_deadline_stops_a_late_target``, the visible test); stopped before
     ``timeout`` (``terminate()``/``kill()`` are timed in the caller from their process's

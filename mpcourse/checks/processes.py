@@ -26,8 +26,10 @@ dimension, on every run and start method):
     target after all the others have ended (in the hidden 5-child check, 1 s after them on the
     caller's own clock, ``_CallerClock``, so that a ``join(timeout)`` shorter than that returns
     while it still runs, whatever order the joins come in, and however starved of CPU the
-    caller is); a ``run_all`` that returns before the judge let every target end returned
-    early, certainly -> ``run_all/returned-early`` (also: ``None`` among the codes);
+    caller is; and never while the caller sleeps on a timer, ``_CallerClock.dozing``, so that
+    one long ``time.sleep`` in place of a join cannot outlast the hold); a ``run_all`` that
+    returns before the judge let every target end returned early, certainly
+    -> ``run_all/returned-early`` (also: ``None`` among the codes);
   * values: exit codes 3, 0, 7 in the order of ``arg_tuples`` although they end in the
     reverse order; ``sys.exit(2)``, ``sys.exit(1)``, a normal return and death by SIGTERM
     (``-15``, POSIX only); no tuples at all gives ``[]`` -> ``run_all/wrong-codes``;
@@ -334,7 +336,7 @@ class Targets:
                     if not peer.closed.is_set():
                         self.outlived.add(peer.pid)
                     break
-                if clock.read() >= self.hold_dying:
+                if clock.read() >= self.hold_dying and not clock.dozing():
                     break
                 self.cv.wait(0.02)
             self.judge.record("state", "exited", "SIGTERM" if not peer.closed.is_set() else "killed", peer=peer)
@@ -421,7 +423,7 @@ class Targets:
             elif self.last_release is not None and self.met and self.hold_first and not self.call.finished.is_set():
                 if self.first_clock is None:           # the first tuple's target outlives any short join(timeout)
                     self.first_clock = _CallerClock(self.call.task())
-                if self.first_clock.read() < self.hold_first:
+                if self.first_clock.read() < self.hold_first or self.first_clock.dozing():
                     return
             now = time.perf_counter()
             for pid in wave:

@@ -735,8 +735,10 @@ def _judge_collect(judge, collect, n: int, size: int, first: str, late: float = 
         if call.finished.is_set():
             continue
         if targets.held - targets.released:
-            # not by the wall clock: a collect starved of CPU would see the one it skipped let go too
-            if clock.read() >= STUCK_FOR or quiet >= JOIN_DWELL and targets.joining_a_held_target(alive):
+            # not by the wall clock: a collect starved of CPU would see the one it skipped let go too; nor while
+            # it sleeps on a timer: one long sleep instead of a join would see them go too
+            if clock.read() >= STUCK_FOR and not clock.dozing() or quiet >= JOIN_DWELL and \
+                    targets.joining_a_held_target(alive):
                 targets.release(first)     # collect waits for them (a join): let one exit
             continue
         if quiet < STUCK_FOR:
