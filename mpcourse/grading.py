@@ -646,6 +646,7 @@ class GradingExecute(Execute):
             self._kill_kernel_tree()
             self._fail_cell(cell, self._budget_sentence())
             return
+        self._cell_began = _now_since_boot()
         try:
             await self.async_execute_cell(cell, index, execution_count=self.code_cells_executed + 1)
         except (DeadKernelError, KernelStuck) as exc:
@@ -820,10 +821,33 @@ class GradingExecute(Execute):
         cell.outputs.append(_error_output("CheckFailed", message))
 
     # -- the watchdog ------------------------------------------------------------------
+    def _kill_earlier_cells_processes(self, kernel_pid: int) -> bool:
+        """Kill the kernel's child processes (with all they started) that an earlier cell started; any?
+
+        A cell may start processes that go on multiplying after it ended (a fork bomb on a
+        timer, a slow machine): when they reach the limit the cell that runs then is not to
+        blame, and restarting the kernel would cost it its answer.
+        """
+        import psutil
+
+        began = getattr(self, "_cell_began", None)
+        if began is None:
+            return False
+        kernel = _kernel_process(kernel_pid)
+        try:
+            roots = kernel.children() if kernel is not None else []
+        except psutil.Error:
+            return False
+        earlier = [p for p in roots if _started_before(p, began - 0.1)]     # create_time has 10 ms ticks
+        for proc in earlier:
+            kill_tree(proc.pid)
+        return bool(earlier)
+
     def _watch(self, stop: threading.Event) -> None:
         """Restart a kernel whose sandbox grows past ``max_processes`` live processes (a fork bomb, 200 sleepers)."""
         import psutil
 
+        hits_seen: dict[int, int] = {}                         # sandbox -> pids-limit hits already dealt with
         while not stop.wait(0.3):
             km = getattr(self, "km", None)
             pid = self._kernel_pid()
@@ -835,9 +859,15 @@ class GradingExecute(Execute):
                 continue
             if len(procs) > self.max_processes:
                 procs = [p for p in procs if _alive(p)]          # zombies and vanished ones do not count
-            limit_hit = isinstance(km, SandboxedKernelManager) and km.sandbox is not None and \
-                km.sandbox.hit_process_limit()
+            sandbox = km.sandbox if isinstance(km, SandboxedKernelManager) else None
+            hits = sandbox.process_limit_hits() if sandbox is not None else 0
+            limit_hit = hits > hits_seen.get(id(sandbox), 0)
+            hits_seen[id(sandbox)] = hits
             if len(procs) <= self.max_processes and not limit_hit:
+                continue
+            if self._kill_earlier_cells_processes(pid):
+                self.log.warning("killed processes an earlier cell started: they grew past the process limit "
+                                 "while a later cell ran")
                 continue
             self._kill_reason = (f"this cell started more than {self.max_processes} processes at once, so the grader "
                                  "stopped it and restarted Python: start only the processes you need, and join them.")
@@ -845,6 +875,52 @@ class GradingExecute(Execute):
                 km.kill_sandbox()
             else:
                 kill_tree(pid, self._kernel_token, variable=KERNEL_TREE_VARIABLE)
+
+
+def _kernel_process(pid: int):
+    """The kernel's Python process in the tree of ``pid`` (the sandbox's bwrap, or the kernel itself); None if gone.
+
+    The shallowest process that runs ipykernel and is not bwrap (forked children share its command line).
+    """
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    kernels = {}
+    for proc in tree:
+        try:
+            if proc.name() != "bwrap" and any("ipykernel" in arg for arg in proc.cmdline()):
+                kernels[proc.pid] = proc
+        except psutil.Error:
+            continue
+    for proc in kernels.values():
+        try:
+            if proc.ppid() not in kernels:
+                return proc
+        except psutil.Error:
+            continue
+    return None
+
+
+def _now_since_boot() -> float:
+    """Now on the clock of ``/proc/<pid>/stat``'s start times (psutil's create_time is off by up to 1 s)."""
+    boottime = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(boottime) if boottime is not None else time.time()
+
+
+def _started_before(proc, moment: float) -> bool:
+    """Whether ``proc`` began before ``moment`` (a ``_now_since_boot()``)."""
+    try:
+        if hasattr(time, "CLOCK_BOOTTIME"):
+            with open(f"/proc/{proc.pid}/stat", encoding="ascii", errors="replace") as f:
+                ticks = int(f.read().rpartition(")")[2].split()[19])
+            return ticks / os.sysconf("SC_CLK_TCK") < moment
+        return proc.create_time() < moment
+    except Exception:  # noqa: BLE001 (psutil.Error, or gone)
+        return False
 
 
 def _exercise_of(cell) -> str:

@@ -258,14 +258,15 @@ class _Cgroups:
                 return []
         return []
 
-    def hit_process_limit(self) -> bool:
+    def process_limit_hits(self) -> int:
+        """How often a fork or a new thread failed at the pids limit so far (``pids.events``)."""
         for d in self.dirs:
             try:
                 with open(os.path.join(d, "pids.events"), encoding="ascii") as f:
-                    return any(line.split()[-1] != "0" for line in f if line.startswith("max"))
-            except OSError:
+                    return sum(int(line.split()[-1]) for line in f if line.startswith("max"))
+            except (OSError, ValueError):
                 continue
-        return False
+        return 0
 
     def remove(self) -> None:
         for d in self.dirs:
@@ -439,8 +440,8 @@ class Sandbox:
             self.cgroups.remove()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def hit_process_limit(self) -> bool:
-        return bool(self.cgroups and self.cgroups.hit_process_limit())
+    def process_limit_hits(self) -> int:
+        return self.cgroups.process_limit_hits() if self.cgroups else 0
 
 
 def _ns_pid(host_pid: int) -> int | None:

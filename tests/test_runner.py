@@ -69,3 +69,42 @@ def test_results_and_exceptions_come_back():
 def test_a_child_that_exits_abruptly_is_a_clear_error():
     with pytest.raises(ChildDied, match="exit code 7"):
         call_with_deadline(exit_abruptly, timeout=30)
+
+
+def test_the_watchdog_blames_an_earlier_cells_processes_not_the_cell_that_runs():
+    """A cell may leave processes that multiply later (a fork bomb on a timer, a slow machine).
+
+    When they reach the process limit while a later cell runs, only the processes that earlier
+    cells started are killed: restarting the kernel would cost the running cell its answer (CI: a
+    storm from a withdraw cell reached the limit during the transfer cell, and transfer got 0).
+    """
+    import subprocess
+    import sys
+    from types import SimpleNamespace
+
+    from mpcourse.grading import GradingExecute, _now_since_boot
+    from mpcourse.runner import kill_tree
+
+    script = ("import subprocess, time\n"
+              "early = subprocess.Popen(['sleep', '60'])\n"
+              "time.sleep(0.5)\n"
+              "print('a later cell begins', flush=True)\n"
+              "time.sleep(0.5)\n"
+              "late = subprocess.Popen(['sleep', '60'])\n"
+              "print(early.pid, late.pid, flush=True)\n"
+              "time.sleep(60)\n")
+    kernel = subprocess.Popen([sys.executable, "-c", script, "ipykernel"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert kernel.stdout.readline().strip() == "a later cell begins"
+        began = _now_since_boot()
+        early, late = (psutil.Process(int(pid)) for pid in kernel.stdout.readline().split())
+        executor = SimpleNamespace(_cell_began=began)
+        assert GradingExecute._kill_earlier_cells_processes(executor, kernel.pid)
+        early.wait(5) if early.status() != psutil.STATUS_ZOMBIE else None
+        assert not early.is_running() or early.status() == psutil.STATUS_ZOMBIE
+        assert late.is_running() and late.status() != psutil.STATUS_ZOMBIE
+        assert kernel.poll() is None
+        assert not GradingExecute._kill_earlier_cells_processes(SimpleNamespace(_cell_began=None), kernel.pid)
+    finally:
+        kill_tree(kernel.pid)
+        kernel.wait()
