@@ -185,6 +185,31 @@ def start_background(target, args=()):
     multiprocessing.process._children.discard(p)    # "detached": nobody terminates it any more
     return p
 ''',
+    "run_with_deadline whose first child stalls": '''
+import multiprocessing
+
+def _stall_then_run(target, args, stall):
+    if stall:        # a loaded machine, simulated: the target's 0.05 s of work takes 4 s more, once
+        import mpcourse.checks.daemons as course
+        sleep = course.sleep_in_steps
+        course.sleep_in_steps = lambda seconds: sleep(seconds + stall)
+    target(*args)
+
+_calls = []
+
+def run_with_deadline(target, args, timeout):
+    _calls.append(timeout)
+    p = multiprocessing.Process(target=_stall_then_run, args=(target, args, 4.0 if len(_calls) == 1 else 0.0))
+    p.start()
+    p.join(timeout)
+    if p.is_alive():
+        p.terminate()
+        p.join(1)
+        if p.is_alive():
+            p.kill()
+        p.join()
+    return p.exitcode
+''',
     "run_with_deadline raises": '''
 def run_with_deadline(target, args, timeout):
     raise RuntimeError("deadline missed")
@@ -404,6 +429,8 @@ CASES = [
      "run_with_deadline/run-not-start", None),
     ("02_daemons", "daemon_child_for_deadline", "run_with_deadline", "run_with_deadline",
      D.check_run_with_deadline_stops_a_late_target, "in a daemon process", "run_with_deadline/daemon-child", None),
+    ("02_daemons", "run_with_deadline whose first child stalls", "run_with_deadline", "run_with_deadline",
+     D.check_run_with_deadline_returns_the_exit_code, None, None, None),
     ("02_daemons", "always_terminates", "run_with_deadline", "run_with_deadline",
      D.check_run_with_deadline_returns_the_exit_code, "return the real exit code", "run_with_deadline/wrong-code",
      None),
