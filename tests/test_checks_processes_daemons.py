@@ -210,6 +210,26 @@ def run_with_deadline(target, args, timeout):
         p.join()
     return p.exitcode
 ''',
+    "run_with_deadline starved once after its join": STARVE + '''
+import multiprocessing
+
+_calls = []
+
+def run_with_deadline(target, args, timeout):
+    _calls.append(timeout)
+    p = multiprocessing.Process(target=target, args=args)
+    p.start()
+    p.join(timeout)
+    if p.is_alive():
+        p.terminate()
+        p.join(1)
+        if p.is_alive():
+            p.kill()
+        p.join()
+    if len(_calls) == 1:
+        _starved(2.5)          # a loaded machine, simulated: the caller gets no CPU for a while, once
+    return p.exitcode
+''',
     "run_with_deadline raises": '''
 def run_with_deadline(target, args, timeout):
     raise RuntimeError("deadline missed")
@@ -430,6 +450,8 @@ CASES = [
     ("02_daemons", "daemon_child_for_deadline", "run_with_deadline", "run_with_deadline",
      D.check_run_with_deadline_stops_a_late_target, "in a daemon process", "run_with_deadline/daemon-child", None),
     ("02_daemons", "run_with_deadline whose first child stalls", "run_with_deadline", "run_with_deadline",
+     D.check_run_with_deadline_returns_the_exit_code, None, None, None),
+    ("02_daemons", "run_with_deadline starved once after its join", "run_with_deadline", "run_with_deadline",
      D.check_run_with_deadline_returns_the_exit_code, None, None, None),
     ("02_daemons", "always_terminates", "run_with_deadline", "run_with_deadline",
      D.check_run_with_deadline_returns_the_exit_code, "return the real exit code", "run_with_deadline/wrong-code",
