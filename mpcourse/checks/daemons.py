@@ -591,9 +591,13 @@ def _slow_child(judge, run: _Run, call: float, timeout: float) -> bool:
     Then a correct answer terminates it and returns a negative code: the run proves nothing.
     A wrong answer that stops a child which ended long before is still caught.
     """
-    child = run.targets.begun[0]["pid"]
-    ended = next((e.t for e in judge.events() if e.kind == "state" and e.what == "exited" and e.pid == child), None)
+    ended = _work_ended(judge, run.targets.begun[0]["pid"])
     return ended is None or ended - call > timeout / 2
+
+
+def _work_ended(judge, pid: int) -> float | None:
+    """When the target in ``pid`` said it had done its work and was exiting (None: it never did)."""
+    return next((e.t for e in judge.events() if e.kind == "state" and e.what == "exited" and e.pid == pid), None)
 
 
 @check(timeout=120, label="run_with_deadline")
@@ -617,8 +621,7 @@ def check_run_with_deadline_returns_the_exit_code(judge, run_with_deadline) -> V
                 continue
             if run.verdict is not None:
                 return run.verdict
-            ended = next((e.t for e in judge.events() if e.kind == "state" and e.what == "exited"
-                          and e.pid == targets.begun[0]["pid"]), targets.begun[0]["t"])
+            ended = _work_ended(judge, targets.begun[0]["pid"]) or targets.begun[0]["t"]
             if run.call.value != code and not last_try and _slow_child(judge, run, started, timeout):
                 level += 1
                 continue
