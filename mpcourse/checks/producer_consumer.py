@@ -53,11 +53,18 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     (``pipeline/gives-up-waiting``);
   * results: every result exactly once, any order (every check);
   * leftovers: no process of the stage may run after the return (every check; children of
-    ``subprocess`` and new sessions count).
+    ``subprocess`` and new sessions count). Once every item is out, each consumer is held at
+    its very end (after its queues have sent every result) until the caller waits for it, so
+    returning without joining the consumers leaves them running every time, not only when
+    they happen to be slow to end (``pipeline/left-running``).
 ``run_joinable(items, n_consumers, transform)``
   * the transform of the item that completes the set is held until everything else is
     quiet: returning meanwhile means q.join() did not wait (``check_run_joinable``, visible);
   * a hang after every item was transformed is q.join() without task_done();
+  * the result of that last item is then held in flight (its consumer has called task_done(),
+    its queue's feeder thread has not sent it) until everything is quiet and the caller waits:
+    reading the results with get_nowait() after q.join() raises Empty every time
+    (``joinable/gives-up-waiting``); a caller that polls is let through after a second;
   * leftovers: consumers still running after the return (daemons do not die in a kernel);
   * process structure: every consumer that took an item must be a daemon, as each process
     tells the judge when it connects (non-daemon consumers stopped by hand otherwise pass
@@ -71,6 +78,7 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import threading
@@ -86,6 +94,8 @@ STALL = 3.0                    # seconds of nothing (no event, every process asl
 PHASE = 2.0                    # the same, before a phase of a check is cut short
 CONFIRM_QUIET = 2.0            # seconds every process must stay asleep before too few consumers is a mistake
 LONG_TIMEOUT = 3.0             # get(timeout=...) up to this long are outlasted by the judge
+PATIENCE = 1.0                 # seconds a caller that polls (time.sleep, not a join) keeps a hold on its processes
+HOLD_AT_MOST = 2.5             # seconds a consumer's exit or a result in flight is held at most (below STALL)
 #: Windows reports every live process as "running": there, waiting is judged from the events alone
 _STATUS_TELLS = sys.platform != "win32"
 
@@ -143,12 +153,54 @@ def result_of(n: int, big_items: int = 0):
     return head + b"." * (BIG - len(head))
 
 
+_exit_announced: set = set()       # (pid, recorder) pairs that ask the judge before they exit
+
+
+def _ask_before_exit(recorder) -> None:
+    """A consumer (a child process that called transform) asks the judge "exit" as the very last thing it does.
+
+    Registered with the lowest priority of multiprocessing's exit handlers, so the question
+    comes after the process's queues have flushed every result: a consumer held there has
+    delivered everything, and only a caller that joins it waits for it.
+    """
+    key = (os.getpid(), recorder._oid)
+    if key in _exit_announced or multiprocessing.parent_process() is None:
+        return
+    _exit_announced.add(key)
+    util.Finalize(None, _exiting, args=(recorder,), exitpriority=-100)
+
+
+def _exiting(recorder) -> None:
+    try:
+        recorder.ask("exit")
+    except Exception:               # the judge has gone: nothing left to tell
+        pass
+
+
+class SentResult(int):
+    """A result whose sending (pickling, in the consumer queue's feeder thread) asks the judge first.
+
+    It arrives as a plain int: the judge can hold a result in flight after the consumer has
+    called task_done(), which is what q.join() waits for.
+    """
+
+    def __new__(cls, value: int, n: int, recorder):
+        result = int.__new__(cls, value)
+        result.n, result.recorder = n, recorder
+        return result
+
+    def __reduce__(self):
+        self.recorder.ask("send", self.n)
+        return int, (int(self),)
+
+
 class Transform:
     """The ``transform`` handed to the student: asks the judge "take n", then returns the result."""
 
-    def __init__(self, recorder, big_items: int = 0):
+    def __init__(self, recorder, big_items: int = 0, results_ask: bool = False):
         self.recorder = recorder
         self.big_items = big_items
+        self.results_ask = results_ask
         _announce_children(recorder)
 
     def __setstate__(self, state: dict) -> None:
@@ -159,8 +211,12 @@ class Transform:
 
     def __call__(self, item):
         if isinstance(item, Item):
+            _ask_before_exit(self.recorder)
             self.recorder.ask("take", int(item))
-            return result_of(int(item), self.big_items)
+            result = result_of(int(item), self.big_items)
+            if self.results_ask and isinstance(result, int):
+                return SentResult(result, int(item), self.recorder)
+            return result
         self.recorder.ask("take-other", "None" if item is None else repr(item)[:40])
         return None if item is None else ("not an item", repr(item)[:40])
 
@@ -258,7 +314,8 @@ class _Watch:
         self.candidates: dict[int, float] = {}  # pid -> when first seen; it counts from the second sighting
         self.quiet_since: float | None = None
         self.scanned_from = 0.0                 # when the latest finished look at the OS began
-        self.caller_asleep_since: float | None = None
+        self.caller_asleep_since: float | None = None    # every thread of the caller waits in the kernel
+        self.caller_looks: list[tuple[float, bool]] = []  # (when a look began, no thread of the caller runnable)
 
     def born(self, pid: int) -> None:
         """A process said it was born (under judge.cv): it counts even if it ends before the next poll."""
@@ -272,16 +329,18 @@ class _Watch:
         scan_started = time.perf_counter()
         everything = self.judge.processes()
         stage = self.judge.stage_peer.host_pid if self.judge.stage_peer else None
-        caller_asleep = stage is None or _every_thread_waits(stage)
+        caller_asleep, caller_idle = (True, True) if stage is None else _caller_threads(stage)
         helpers = {p["pid"] for p in everything if p["is_stage"] or p["helper"]}
         current = {p["pid"]: p for p in everything if p["pid"] not in helpers}
         with self.flow.cv:
             self._update(known, current, helpers)
             self.scanned_from = scan_started
+            now = time.perf_counter()
             if not caller_asleep:
                 self.caller_asleep_since = None
             elif self.caller_asleep_since is None:
-                self.caller_asleep_since = time.perf_counter()
+                self.caller_asleep_since = now
+            self.caller_looks = self.caller_looks[-400:] + [(scan_started, caller_idle)]
 
     def ended_consumers(self) -> list[int]:
         """The student's processes seen running that have ended (the caller is never among them: it is the stage)."""
@@ -295,6 +354,26 @@ class _Watch:
         have found it missing.
         """
         return self.caller_asleep_since is not None and time.perf_counter() - self.caller_asleep_since >= settle
+
+    def caller_waited_since(self, moment: float, settle: float = SETTLE) -> bool:
+        """The caller was seen waiting in the kernel in every look since ``moment``, for ``settle`` s.
+
+        Only looks begun after ``moment`` count: a caller woken just then (a result it can
+        read arrived) may not have been seen running by an older look.
+        """
+        since = self.caller_asleep_since
+        return (since is not None and self.scanned_from > moment and
+                time.perf_counter() - max(since, moment) >= settle)
+
+    def caller_idled_since(self, moment: float, seconds: float) -> bool:
+        """``seconds`` have passed since ``moment`` and the caller was not runnable in most looks since.
+
+        A caller that polls (``time.sleep`` between looks at its children) is seen runnable
+        now and then; one that only has to read what is there and return is runnable until
+        it has returned, even when the machine is too busy to run it.
+        """
+        looks = [idle for began, idle in self.caller_looks if began > moment]
+        return time.perf_counter() - moment >= seconds and len(looks) >= 5 and sum(looks) >= 0.8 * len(looks)
 
     def _update(self, known: list[int], current: dict[int, dict], helpers: set[int]) -> None:
         now = time.perf_counter()
@@ -348,24 +427,28 @@ class _Watch:
         return time.perf_counter() - max(self.quiet_since, self.flow.last_progress) >= settle
 
 
-def _every_thread_waits(host_pid: int) -> bool:
-    """Every thread of the process waits in the kernel for something (Linux's /proc); True where it cannot tell.
+def _caller_threads(host_pid: int) -> tuple[bool, bool]:
+    """(every thread waits in the kernel for something, no thread is runnable), from Linux's /proc.
 
     A thread in ``time.sleep`` (wchan ``*nanosleep``) only pauses: it will go on by itself
-    whether or not anything arrives, so it does not count as waiting.
+    whether or not anything arrives, so it is idle but does not count as waiting. (True,
+    True) where the OS cannot tell.
     """
     folder = f"/proc/{host_pid}/task"
     try:
         tasks = [os.path.join(folder, tid) for tid in os.listdir(folder)]
     except OSError:
-        return True
+        return True, True
+    waits = True
     for task in tasks:
         state, where = _thread_state(task), _thread_wchan(task)
         if state is None or where is None:
             continue
-        if state not in ("S", "D", "T", "t", "I") or "nanosleep" in where:
-            return False
-    return True
+        if state not in ("S", "D", "T", "t", "I"):
+            return False, False
+        if "nanosleep" in where:
+            waits = False
+    return waits, True
 
 
 class _Flow:
@@ -397,12 +480,21 @@ class _Flow:
         self.roles: dict[int, str] = {}         # pid -> the row name a check gives it ("your consumer")
         self.hold_put = lambda n, pid: False    # the check's policies, evaluated under judge.cv
         self.hold_take = lambda n, pid: False
+        self.hold_exit = lambda pid: False
+        self.hold_send = lambda n, pid: False
+        self.call = None                        # the student's call, once started
+        self.exiting: dict[int, float] = {}     # consumer pid -> when it asked to exit (every result sent by then)
+        self.exits_released = False
+        self.held_sends: dict[int, float] = {}  # item -> when the judge began holding its result in flight
+        self.sends_released = False
         self.last_progress = time.perf_counter()
         self.watch = _Watch(judge, self)
         self.recorder.on("pickle", self._pickle)
         self.recorder.on("take", self._take)
         self.recorder.on("take-other", self._take_other)
         self.recorder.on("born", self._born)
+        self.recorder.on("exit", self._exit)
+        self.recorder.on("send", self._send)
 
     # -- requests from the student's processes (each in its own judge thread) ---------------
     def _pickle(self, peer, n) -> None:
@@ -459,6 +551,57 @@ class _Flow:
             self.progress()
             self.cv.notify_all()
 
+    def _exit(self, peer) -> None:
+        with self.cv:
+            self.exiting[peer.pid] = time.perf_counter()
+            self.progress()
+            self.cv.notify_all()
+            if self.hold_exit(peer.pid):
+                self.judge.record("state", "blocked", "exit: the checker holds it", peer=peer)
+                while self.hold_exit(peer.pid) and not self.judge.closed:
+                    self.cv.wait(0.05)
+
+    def _send(self, peer, n) -> None:
+        with self.cv:
+            if not self.hold_send(n, peer.pid):
+                return
+            self.held_sends[n] = time.perf_counter()
+            self.judge.record("mark", "result held", f"the result of {n}, on its way: the checker holds it",
+                              peer=peer)
+            self.progress()
+            self.cv.notify_all()
+            while self.hold_send(n, peer.pid) and not self.judge.closed:
+                self.cv.wait(0.05)
+            self.progress()
+            self.cv.notify_all()
+
+    def _release_when_waited(self) -> None:
+        """Let held exits and results go once only they keep the caller waiting (under cv, after a look).
+
+        Exits: every consumer alive is held at its exit (so every result is out) and the
+        caller has waited since (it joins them); a caller that returns instead leaves them
+        running. A result in flight: everything is quiet and the caller has waited since
+        (results.get); one that reads with get_nowait() after q.join() finds it missing.
+        """
+        if self.call is None or self.call.finished.is_set():
+            return
+        if self.exiting and not self.exits_released:
+            last = max(self.exiting.values())
+            held = all(pid in self.exiting for pid in self.consumers() if pid in self.watch.alive)
+            if held and (self.watch.caller_waited_since(last) or self.watch.caller_idled_since(last, PATIENCE) or
+                         time.perf_counter() - last >= HOLD_AT_MOST):
+                self.exits_released = True
+                self.progress()
+                self.cv.notify_all()
+        if self.held_sends and not self.sends_released:
+            since = max(self.held_sends.values())
+            if (self.watch.quiet() and (self.watch.caller_waited_since(since) or
+                                        self.watch.caller_idled_since(since, PATIENCE))) or \
+                    time.perf_counter() - since >= HOLD_AT_MOST:
+                self.sends_released = True
+                self.progress()
+                self.cv.notify_all()
+
     def _take_other(self, peer, what) -> None:
         with self.cv:
             self.strange.append((peer.pid, str(what)))
@@ -511,6 +654,7 @@ class _Flow:
         while True:
             self.watch.poll()
             with self.cv:
+                self._release_when_waited()
                 if condition():
                     return True
                 quiet_too_long = time.perf_counter() - max(self.last_progress, started) > stall
@@ -925,8 +1069,15 @@ def _start_pipeline(judge, run_pipeline, sizes: list[int], n_consumers: int, max
     batches = judge.make(f"{MODULE}:make_batches", flow.recorder, sizes)
     transform = judge.make(f"{MODULE}:Transform", flow.recorder, big_items)
     text = f"run_pipeline(batches, {n_consumers}, transform, {maxsize})"
-    return flow, text, lambda: judge.call(run_pipeline, batches, n_consumers, transform, maxsize,
-                                          name="run_pipeline")
+    # once every item is out, a consumer's exit waits until the caller waits for it: returning before joining
+    # the consumers leaves them running every time, not only when they happen to be slow to end
+    flow.hold_exit = lambda pid: len(flow.put_at) == flow.total and not flow.exits_released
+
+    def start():
+        flow.call = judge.call(run_pipeline, batches, n_consumers, transform, maxsize, name="run_pipeline")
+        return flow.call
+
+    return flow, text, start
 
 
 def _early_stop(judge, flow: _Flow, consumer, text: str, phase: str) -> Verdict:
@@ -977,7 +1128,7 @@ def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big:
     title = f"{text}: what your processes did"
     if not call.finished.is_set():
         events = flow.events()
-        waiting = flow.others_alive()
+        waiting = [pid for pid in flow.others_alive() if pid not in flow.exiting]
         if len(flow.taken()) == flow.total and big:
             return failed("pipeline/join-before-results", f"{text} never returned although every item was "
                           f"transformed{_stuck(judge)}: with results this large ({BIG // 1024} KB) a consumer "
@@ -1199,7 +1350,7 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
     flow = _Flow(judge, [count], name="run_joinable")
     flow.caller_puts = True
     items = judge.make(f"{MODULE}:make_items", flow.recorder, count)
-    transform = judge.make(f"{MODULE}:Transform", flow.recorder, 0)
+    transform = judge.make(f"{MODULE}:Transform", flow.recorder, 0, True)
     text = f"run_joinable(items, {n_consumers}, transform)"
     title = f"{text}: what your processes did"
     meet = min(count, n_consumers)
@@ -1212,7 +1363,9 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
         return not state["gathered"] or (state["hold"] and state["final"] == n)
 
     flow.hold_take = hold_take
-    call = judge.call(run_joinable, items, n_consumers, transform, name="run_joinable")
+    # the last result stays in flight after its task_done(): only a caller that waits for it gets it
+    flow.hold_send = lambda n, pid: n == state["final"] and not flow.sends_released
+    call = flow.call = judge.call(run_joinable, items, n_consumers, transform, name="run_joinable")
     if gather:
         flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
             flow.watch.quiet() and len(flow.in_transform) >= meet) or (
@@ -1274,6 +1427,11 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
                       f"transformed{_stuck(judge, lines)}: start the daemon consumers, put every item, wait with "
                       "q.join().", flow.events(), title=title)
     call.wait(0)
+    if call.status != "returned" and call.error_type.endswith("Empty"):
+        return failed("joinable/gives-up-waiting", f"{text} raised {call.error()} while the last result was on its "
+                      "way: q.join() returns once every item is marked done, but a result put just before may still "
+                      "be in flight (a queue sends from a background thread), so read the results with "
+                      "results.get(), which waits, not get_nowait().", flow.events(), title=title)
     if call.status != "returned":
         return failed("joinable/raised", f"{text} raised {call.error()}.", flow.events(), title=title)
     problem = flow.results_problem(call.value)
