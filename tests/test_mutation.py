@@ -96,3 +96,18 @@ def test_a_trial_leaves_no_process_behind(monkeypatch):
 @pytest.mark.parametrize("exercise", ["book_ticket", "transfer"])
 def test_lock_oracles_pass_the_reference(exercise):
     assert not run_trials("03_locks", exercise, program(WITHDRAW), 2, stop_early=False).violations
+
+
+def test_collect_oracle_counts_the_calls_of_target():
+    """A collect that starts one process too many (``range(n + 1)``) still returns n results: only counting
+    the calls of ``target`` shows it breaks "start n processes target(q, i)"."""
+    queues = read_student(CORPUS / "05_queues" / "reference.py").sections
+    collect = queues["collect"]
+    assert "range(n)" in collect
+
+    def with_collect(source: str) -> str:
+        return "\n\n".join(source if gid == "collect" else s for gid, s in queues.items())
+
+    assert not run_trials("05_queues", "collect", with_collect(collect), 2, stop_early=False).violations
+    report = run_trials("05_queues", "collect", with_collect(collect.replace("range(n)", "range(n + 1)", 1)), 2)
+    assert report.wrong and report.violations[0]["clause"] == "target not called once per i in range(n)"

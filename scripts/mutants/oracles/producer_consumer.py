@@ -5,6 +5,7 @@ import collections
 import contextlib
 import multiprocessing
 import multiprocessing.process
+import multiprocessing.util
 import os
 import time
 
@@ -29,6 +30,8 @@ class _Board:
         self.mutex = multiprocessing.Lock()
         self.jitter = 0.0
         self.big = True                 # pipeline: "transform may return large results"; joinable: not said
+        self.slow_exit = 0.0            # seconds a consumer takes to end after its work (0: at once)
+        self.slow_exit_in: set = set()  # the pids that will take that long
 
 
 class Batch(list):
@@ -62,6 +65,9 @@ def transform(item):
             board.first_transform.value = time.monotonic()
         if os.getpid() == board.caller:
             board.in_caller.value = 1
+    if board.slow_exit and os.getpid() != board.caller and os.getpid() not in board.slow_exit_in:
+        board.slow_exit_in.add(os.getpid())            # this consumer is slow to end: a caller must join it
+        multiprocessing.util.Finalize(None, time.sleep, args=(board.slow_exit,), exitpriority=-100)
     pause(board.jitter)
     return (repr(item), b"r" * _size(item, board.big))
 
@@ -108,6 +114,7 @@ def pipeline_trial(student, rng) -> None:
     global _board
     _board = _Board()
     _board.jitter = rng.choice([0.002, 0.01, 0.03])
+    _board.slow_exit = rng.choice([0.0, 0.3])
     n_batches, n_consumers, maxsize = rng.randint(1, 4), rng.randint(1, 4), rng.randint(1, 3)
     batches, start = [], 0
     long_pause = rng.random() < 0.4
@@ -147,6 +154,21 @@ def pipeline_trial(student, rng) -> None:
                         f"consumed at once (a Queue({maxsize}) allows about {bound})")
 
 
+class Paced(list):
+    """The caller's items: its first pass over them pauses once (a caller may be slow to put its items)."""
+
+    def __init__(self, items, pause_at: int, seconds: float):
+        super().__init__(items)
+        self.pause_at, self.seconds, self.passes = pause_at, seconds, 0
+
+    def __iter__(self):
+        self.passes += 1
+        for k, item in enumerate(list.__iter__(self)):
+            if self.passes == 1 and k == self.pause_at:
+                time.sleep(self.seconds)
+            yield item
+
+
 @oracle("joinable_pipeline", timeout=25, leftovers=True)
 def joinable_trial(student, rng) -> None:
     global _board
@@ -155,14 +177,19 @@ def joinable_trial(student, rng) -> None:
     _board.big = False
     items = _items(rng, 1, rng.choice([0, 1, 5, 20]))
     n_consumers = rng.randint(1, 4)
+    slow_caller = rng.random() < 0.5 and len(items) >= 2
+    if slow_caller:                         # long enough for consumers started by spawn to run out of items
+        items = Paced(items, len(items) // 2, rng.uniform(1.0, 2.0))
     with _counting_starts() as started:
         got = student.run_joinable(items, n_consumers, transform)
-    setting = f"{len(items)} items, {n_consumers} consumers"
+    setting = f"{len(items)} items, {n_consumers} consumers" + (", the caller pauses once" if slow_caller else "")
     if not isinstance(got, list) or _results(got) != _expected(items, big=False):
         raise Violation("loses or duplicates results", f"{setting}: {len(got) if isinstance(got, list) else got!r} "
                         "results")
     if _board.in_caller.value:
         raise Violation("transforms in the caller", setting)
+    if len(started) != n_consumers:
+        raise Violation("wrong number of consumers", f"{setting}: started {len(started)} processes")
     if not all(started):
         raise Violation("consumers are not daemons", f"{setting}: daemon flags of the processes started "
                         f"{started}")

@@ -1,9 +1,11 @@
 """05_queues: drain, offer, collect with real queues, items that arrive late, falsy items and big results."""
 from __future__ import annotations
 
+import collections
 import multiprocessing
 import multiprocessing.queues
 import os
+import tempfile
 import time
 
 from . import Violation, join_all, oracle, pause
@@ -124,7 +126,11 @@ def collect_trial(student, rng) -> None:
     n = rng.randint(1, 5)
     sizes = [rng.choice([0, 10, 70_000, 1_000_000, 2_500_000]) for _ in range(n)]
     plan = {i: (sizes[i], rng.uniform(0, 0.2), rng.uniform(0, 0.3)) for i in range(n)}
-    got = student.collect(_Target(plan), n)
+    with tempfile.TemporaryDirectory(prefix="collect-calls-") as calls_folder:
+        got = student.collect(_Target(plan, calls_folder), n)
+        calls = collections.Counter(name.rpartition("-")[0] for name in os.listdir(calls_folder))
+    if calls != collections.Counter(str(i) for i in range(n)):
+        raise Violation("target not called once per i in range(n)", f"n={n}: calls per i {dict(sorted(calls.items()))}")
     if not isinstance(got, list) or len(got) != n:
         raise Violation("wrong results", f"{n} processes: got {type(got).__name__} of "
                         f"{len(got) if hasattr(got, '__len__') else '?'}")
@@ -137,9 +143,14 @@ def collect_trial(student, rng) -> None:
 class _Target:
     """target(q, i) with a size and delays chosen by the trial (callable, picklable by reference under fork)."""
 
-    def __init__(self, plan):
+    def __init__(self, plan, calls_folder: str):
         self.plan = plan
+        self.calls_folder = calls_folder
 
     def __call__(self, q, i):
+        name = f"{str(i)[:40].replace(os.sep, '_')}-{os.getpid()}"
+        open(os.path.join(self.calls_folder, name), "w").close()          # the trial counts the calls per i
+        if i not in self.plan:
+            return
         size, before, after = self.plan[i]
         put_result(q, i, size, before, after)
