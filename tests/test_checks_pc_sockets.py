@@ -236,6 +236,23 @@ def test_check(index, case):
     expect_verdict(check_fn, _answer(assignment, student, gid, names), phrase, method, mistake=mistake)
 
 
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_a_consumer_left_unjoined_is_caught_where_joins_can_be_seen(start_method):
+    """Joining every consumer but the first (a mutant that escaped): each consumer is held at its end until the
+    caller waits for that very process (os.waitpid, which join() uses under fork and spawn), so the first is
+    still running when the call returns, every run. Under forkserver join() waits on a pipe, which the judge
+    cannot tell apart: there all are let go together once the caller waits, and this mistake is caught only
+    when the first consumer is slow to end."""
+    reference = sections(CORPUS / P / "reference.py")["pipeline"]
+    assert "    for c in consumers:\n        c.join()" in reference
+    namespace = define(reference.replace("    for c in consumers:\n        c.join()",
+                                         "    for c in consumers[1:]:\n        c.join()"))
+    answer = tuple(namespace[name] for name in PIPELINE)
+    for _ in range(2):
+        expect_verdict(pc.check_run_pipeline, answer, "still running after", start_method,
+                       mistake="pipeline/left-running")
+
+
 def test_a_slow_look_at_the_processes_never_fails_a_correct_joinable(monkeypatch):
     """Under load one look at the OS can outlast the workers' start: a stale look must never decide.
 

@@ -56,7 +56,10 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     ``subprocess`` and new sessions count). Once every item is out, each consumer is held at
     its very end (after its queues have sent every result) until the caller waits for it, so
     returning without joining the consumers leaves them running every time, not only when
-    they happen to be slow to end (``pipeline/left-running``).
+    they happen to be slow to end (``pipeline/left-running``). Under fork and spawn the judge
+    sees which process a join waits for (os.waitpid) and lets only that one go, so joining all
+    consumers but one is caught every run too; under forkserver a join waits on a pipe, so all
+    go together once the caller waits, and that mistake is caught only when one is slow to end.
 ``run_joinable(items, n_consumers, transform)``
   * the transform of the item that completes the set is held until everything else is
     quiet: returning meanwhile means q.join() did not wait (``check_run_joinable``, visible);
@@ -85,7 +88,7 @@ import threading
 import time
 from multiprocessing import util
 
-from . import Verdict, _thread_state, _thread_wchan, check, failed, passed
+from . import Verdict, _thread_state, _thread_waits_for, _thread_wchan, check, failed, passed
 
 MODULE = "mpcourse.checks.producer_consumer"
 BIG = 256 * 1024               # bytes of a large result: more than any pipe buffer holds
@@ -316,6 +319,7 @@ class _Watch:
         self.scanned_from = 0.0                 # when the latest finished look at the OS began
         self.caller_asleep_since: float | None = None    # every thread of the caller waits in the kernel
         self.caller_looks: list[tuple[float, bool]] = []  # (when a look began, no thread of the caller runnable)
+        self.caller_joins: set[int] = set()               # the pids the caller waits for in os.waitpid (a join)
 
     def born(self, pid: int) -> None:
         """A process said it was born (under judge.cv): it counts even if it ends before the next poll."""
@@ -329,7 +333,7 @@ class _Watch:
         scan_started = time.perf_counter()
         everything = self.judge.processes()
         stage = self.judge.stage_peer.host_pid if self.judge.stage_peer else None
-        caller_asleep, caller_idle = (True, True) if stage is None else _caller_threads(stage)
+        caller_asleep, caller_idle, caller_joins = (True, True, set()) if stage is None else _caller_threads(stage)
         helpers = {p["pid"] for p in everything if p["is_stage"] or p["helper"]}
         current = {p["pid"]: p for p in everything if p["pid"] not in helpers}
         with self.flow.cv:
@@ -341,6 +345,7 @@ class _Watch:
             elif self.caller_asleep_since is None:
                 self.caller_asleep_since = now
             self.caller_looks = self.caller_looks[-400:] + [(scan_started, caller_idle)]
+            self.caller_joins = caller_joins
 
     def ended_consumers(self) -> list[int]:
         """The student's processes seen running that have ended (the caller is never among them: it is the stage)."""
@@ -427,28 +432,32 @@ class _Watch:
         return time.perf_counter() - max(self.quiet_since, self.flow.last_progress) >= settle
 
 
-def _caller_threads(host_pid: int) -> tuple[bool, bool]:
-    """(every thread waits in the kernel for something, no thread is runnable), from Linux's /proc.
+def _caller_threads(host_pid: int) -> tuple[bool, bool, set[int]]:
+    """(every thread waits in the kernel for something, no thread is runnable, the pids joined), from /proc.
 
     A thread in ``time.sleep`` (wchan ``*nanosleep``) only pauses: it will go on by itself
-    whether or not anything arrives, so it is idle but does not count as waiting. (True,
-    True) where the OS cannot tell.
+    whether or not anything arrives, so it is idle but does not count as waiting. The pids
+    joined are those a thread waits for in ``os.waitpid`` (``Process.join()`` under fork and
+    spawn; forkserver's join waits on a pipe instead). (True, True, none) where the OS cannot tell.
     """
     folder = f"/proc/{host_pid}/task"
     try:
         tasks = [os.path.join(folder, tid) for tid in os.listdir(folder)]
     except OSError:
-        return True, True
-    waits = True
+        return True, True, set()
+    waits, joins = True, set()
     for task in tasks:
         state, where = _thread_state(task), _thread_wchan(task)
         if state is None or where is None:
             continue
         if state not in ("S", "D", "T", "t", "I"):
-            return False, False
+            return False, False, set()
         if "nanosleep" in where:
             waits = False
-    return waits, True
+        pid = _thread_waits_for(task)
+        if pid is not None:
+            joins.add(pid)
+    return waits, True, joins
 
 
 class _Flow:
@@ -484,7 +493,8 @@ class _Flow:
         self.hold_send = lambda n, pid: False
         self.call = None                        # the student's call, once started
         self.exiting: dict[int, float] = {}     # consumer pid -> when it asked to exit (every result sent by then)
-        self.exits_released = False
+        self.exits_released = False             # every consumer's exit let go
+        self.exit_released: set[int] = set()    # the consumers let go one by one (the caller joined each)
         self.held_sends: dict[int, float] = {}  # item -> when the judge began holding its result in flight
         self.sends_released = False
         self.last_progress = time.perf_counter()
@@ -578,14 +588,21 @@ class _Flow:
     def _release_when_waited(self) -> None:
         """Let held exits and results go once only they keep the caller waiting (under cv, after a look).
 
-        Exits: every consumer alive is held at its exit (so every result is out) and the
-        caller has waited since (it joins them); a caller that returns instead leaves them
-        running. A result in flight: everything is quiet and the caller has waited since
-        (results.get); one that reads with get_nowait() after q.join() finds it missing.
+        Exits: a consumer the caller joins (os.waitpid: fork, spawn) goes, and only that one,
+        so one left unjoined is still running when the caller returns. Where the join cannot
+        be seen (forkserver, a join with a timeout), all go once every consumer alive is held
+        at its exit (so every result is out) and the caller has waited since. A result in
+        flight: everything is quiet and the caller has waited since (results.get); one that
+        reads with get_nowait() after q.join() finds it missing.
         """
         if self.call is None or self.call.finished.is_set():
             return
-        if self.exiting and not self.exits_released:
+        joined = {pid for pid in self.watch.caller_joins if pid in self.exiting} - self.exit_released
+        if joined and not self.exits_released:
+            self.exit_released |= joined
+            self.progress()
+            self.cv.notify_all()
+        if self.exiting and not self.exits_released and not self.watch.caller_joins:
             last = max(self.exiting.values())
             held = all(pid in self.exiting for pid in self.consumers() if pid in self.watch.alive)
             if held and (self.watch.caller_waited_since(last) or self.watch.caller_idled_since(last, PATIENCE) or
@@ -1071,7 +1088,8 @@ def _start_pipeline(judge, run_pipeline, sizes: list[int], n_consumers: int, max
     text = f"run_pipeline(batches, {n_consumers}, transform, {maxsize})"
     # once every item is out, a consumer's exit waits until the caller waits for it: returning before joining
     # the consumers leaves them running every time, not only when they happen to be slow to end
-    flow.hold_exit = lambda pid: len(flow.put_at) == flow.total and not flow.exits_released
+    flow.hold_exit = lambda pid: (len(flow.put_at) == flow.total and not flow.exits_released and
+                                  pid not in flow.exit_released)
 
     def start():
         flow.call = judge.call(run_pipeline, batches, n_consumers, transform, maxsize, name="run_pipeline")
