@@ -32,6 +32,7 @@ class _Board:
         self.big = True                 # pipeline: "transform may return large results"; joinable: not said
         self.slow_exit = 0.0            # seconds a consumer takes to end after its work (0: at once)
         self.slow_exit_in: set = set()  # the pids that will take that long
+        self.slow_send = 0.0            # seconds a result takes to be sent on (pickled in a queue's feeder thread)
 
 
 class Batch(list):
@@ -69,7 +70,16 @@ def transform(item):
         board.slow_exit_in.add(os.getpid())            # this consumer is slow to end: a caller must join it
         multiprocessing.util.Finalize(None, time.sleep, args=(board.slow_exit,), exitpriority=-100)
     pause(board.jitter)
-    return (repr(item), b"r" * _size(item, board.big))
+    data = b"r" * _size(item, board.big)
+    return (repr(item), _SlowToSend(data) if board.slow_send else data)
+
+
+class _SlowToSend(bytes):
+    """A result that takes a while to be sent on: it may still be in flight after its consumer's task_done()."""
+
+    def __reduce__(self):
+        time.sleep(_board.slow_send)
+        return bytes, (bytes(self),)
 
 
 def _size(item, big: bool) -> int:
@@ -113,8 +123,9 @@ def _results(got) -> collections.Counter:
 def pipeline_trial(student, rng) -> None:
     global _board
     _board = _Board()
-    _board.jitter = rng.choice([0.002, 0.01, 0.03])
+    _board.jitter = rng.choice([0.002, 0.01, 0.03, 0.5])      # 0.5: consumers slow enough to keep the queue full
     _board.slow_exit = rng.choice([0.0, 0.3])
+    _board.slow_send = rng.choice([0.0, 0.0, 0.15])
     n_batches, n_consumers, maxsize = rng.randint(1, 4), rng.randint(1, 4), rng.randint(1, 3)
     batches, start = [], 0
     long_pause = rng.random() < 0.4
@@ -175,6 +186,7 @@ def joinable_trial(student, rng) -> None:
     _board = _Board()
     _board.jitter = rng.choice([0.002, 0.01, 0.05])
     _board.big = False
+    _board.slow_send = rng.choice([0.0, 0.15])
     items = _items(rng, 1, rng.choice([0, 1, 5, 20]))
     n_consumers = rng.randint(1, 4)
     slow_caller = rng.random() < 0.5 and len(items) >= 2
