@@ -384,7 +384,8 @@ class Judge:
 
         Each: pid (as the stage sees it), host_pid, ppid, name, status, alive, started
         (the judge's clock), is_stage, helper (multiprocessing's resource tracker or fork
-        server). Children of ``subprocess`` and processes in new sessions count too.
+        server), child_of_stage (a zombie of the stage's was never waited for by it: not
+        joined). Children of ``subprocess`` and processes in new sessions count too.
         """
         import psutil
 
@@ -397,11 +398,12 @@ class Judge:
                     info = {"host_pid": proc.pid, "pid": _namespace_pid(proc.pid) or proc.pid,
                             "ppid": _namespace_pid(proc.ppid()) or proc.ppid(), "name": proc.name(),
                             "status": proc.status(), "started": proc.create_time() - boot,
-                            "cmdline": " ".join(proc.cmdline())[:200], "host_ppid": proc.ppid()}
+                            "cmdline": _command_line(proc), "host_ppid": proc.ppid()}
             except psutil.Error:
                 continue
             info["alive"] = info["status"] != psutil.STATUS_ZOMBIE
             info["is_stage"] = proc.pid == stage_host
+            info["child_of_stage"] = info["host_ppid"] == stage_host
             found.append(info)
         command_of = {info["host_pid"]: info["cmdline"] for info in found}
         for info in found:
@@ -639,6 +641,16 @@ def _peer_pid(conn) -> int | None:
         return None
     finally:
         sock.close()
+
+
+def _command_line(proc) -> str:
+    """What the process runs; "" for a zombie, whose command line is gone (it still counts: nobody waited for it)."""
+    import psutil
+
+    try:
+        return " ".join(proc.cmdline())[:200]
+    except psutil.ZombieProcess:
+        return ""
 
 
 def _command_of(host_pid: int, known: dict[int, str]) -> str | None:

@@ -253,6 +253,27 @@ def test_a_consumer_left_unjoined_is_caught_where_joins_can_be_seen(start_method
                        mistake="pipeline/left-running")
 
 
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+@pytest.mark.parametrize(("student", "gid", "names", "check_fn", "phrase", "mistake"), [
+    ("hostile_consumers_skip_exit_hooks", "pipeline", PIPELINE, pc.check_run_pipeline, "never joined",
+     "pipeline/not-joined"),
+    ("hostile_consumers_skip_exit_hooks", "pipeline", PIPELINE, pc.check_run_pipeline_busy_consumers,
+     "join every producer and consumer", "pipeline/not-joined"),
+    ("mut_joinable_terminate_without_join", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
+     "terminate() only asks a process to end", "joinable/not-joined"),
+    ("mut_joinable_terminate_without_join", "joinable_pipeline", ("run_joinable",),
+     pc.check_run_joinable_idle_consumers, "join every consumer after stopping it", "joinable/not-joined"),
+])
+def test_a_process_never_joined_is_caught_where_joins_can_be_seen(start_method, student, gid, names, check_fn,
+                                                                   phrase, mistake):
+    """Consumers that end without the judge's exit hold (os._exit, or a SIGTERM from terminate()) and are never
+    joined: both passed every run while only processes still alive after the return were looked for. A process
+    nobody waited for stays a zombie of the caller (fork, spawn), so the judge sees the missing join itself, not
+    whether the consumers happened to be slow. Under forkserver the fork server reaps them (the corpus files say
+    ``known-miss@forkserver``)."""
+    expect_verdict(check_fn, _answer(P, student, gid, names), phrase, start_method, mistake=mistake)
+
+
 def test_a_slow_look_at_the_processes_never_fails_a_correct_joinable(monkeypatch):
     """Under load one look at the OS can outlast the workers' start: a stale look must never decide.
 

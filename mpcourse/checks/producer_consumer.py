@@ -60,6 +60,8 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     sees which process a join waits for (os.waitpid) and lets only that one go, so joining all
     consumers but one is caught every run too; under forkserver a join waits on a pipe, so all
     go together once the caller waits, and that mistake is caught only when one is slow to end.
+    A consumer that skips the hold (``os._exit``, or killed by ``terminate()``) and is never
+    joined is still a zombie of the caller at the return (fork, spawn): ``pipeline/not-joined``;
 ``run_joinable(items, n_consumers, transform)``
   * the transform of the item that completes the set is held until everything else is
     quiet: returning meanwhile means q.join() did not wait (``check_run_joinable``, visible);
@@ -69,6 +71,8 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     reading the results with get_nowait() after q.join() raises Empty every time
     (``joinable/gives-up-waiting``); a caller that polls is let through after a second;
   * leftovers: consumers still running after the return (daemons do not die in a kernel);
+    consumers stopped with ``terminate()`` but never joined are zombies of the caller at the
+    return (fork, spawn; forkserver reaps them itself): ``joinable/not-joined``;
   * process structure: every consumer that took an item must be a daemon, as each process
     tells the judge when it connects (non-daemon consumers stopped by hand otherwise pass
     every check): ``joinable/not-daemon``, after every other judgement (both checks);
@@ -384,7 +388,7 @@ class _Watch:
         now = time.perf_counter()
         changed = False
         for pid, info in current.items():
-            if pid in self.seen:
+            if pid in self.seen or not info["alive"]:     # a zombie never seen alive: not worth a lane
                 continue
             first = self.candidates.setdefault(pid, now)
             if first < now:                    # seen twice: not a helper caught between its fork and its exec
@@ -791,6 +795,19 @@ def _left_running(flow: _Flow, grace: float = 1.5) -> list[int]:
     return sorted(flow.watch.alive)
 
 
+def _never_joined(flow: _Flow) -> list[int]:
+    """The student's processes that ended but that the caller never waited for (fork, spawn).
+
+    Such a process stays a zombie of the caller until it is joined (or polled with
+    ``is_alive()``), so this judges the structure, not the timing: it holds for a consumer
+    that skips the exit the judge holds (``os._exit``, a SIGTERM from ``terminate()``) as for
+    one that happened to end just before the return. Under forkserver the fork server reaps
+    every child itself, so nothing is seen there.
+    """
+    return sorted(p["pid"] for p in flow.judge.processes()
+                  if p["child_of_stage"] and not p["alive"] and not p["helper"] and not p["is_stage"])
+
+
 # --------------------------------------------------------------------------------------
 # the consumer and the producer alone, on queues the judge holds
 
@@ -1186,6 +1203,13 @@ def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big:
         return failed("pipeline/consumer-count", f"in {text}, the caller itself called transform: the consumers "
                       "run in processes of their own.", flow.events(), title=title)
     left = _left_running(flow)
+    if not left:
+        unjoined = _never_joined(flow)
+        if unjoined:
+            return failed("pipeline/not-joined", f"{_plural(len(unjoined), 'process', 'processes')} of yours "
+                          f"had ended but {_were(len(unjoined))} never joined when {text} returned: your code did "
+                          "not wait for them, so one slower to end would have been left running; join every "
+                          "producer and consumer before returning.", flow.events(), title=title)
     if left:
         return failed("pipeline/left-running", f"{_plural(len(left), 'process', 'processes')} of yours "
                       f"{_were(len(left))} still running after {text} returned: give every consumer its None and "
@@ -1475,6 +1499,12 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
                       "consumers never die on their own; once q.join() has returned, stop them (a None each, or "
                       "terminate()) and join them.", flow.events(), [(call.ended, time.perf_counter())],
                       title=title)
+    unjoined = _never_joined(flow)
+    if unjoined:
+        return failed("joinable/not-joined", f"after {text} returned, {_plural(len(unjoined), 'consumer')} had been "
+                      f"stopped but {_were(len(unjoined))} never joined: terminate() only asks a process to end, and "
+                      "it may still be running when you return; join every consumer after stopping it.",
+                      flow.events(), title=title)
     flags = judge.daemon_flags()
     not_daemons = sorted(pid for pid in consumers if flags.get(pid) is False)
     if not_daemons:
