@@ -317,6 +317,11 @@ CASES = [
      "returned [None, None, None] while 3 of its children were still running", "run_all/returned-early", None),
     ("01_processes", "mut_join_timeout_tenth", "run_all", "run_all", P.check_run_all_many_at_once,
      "call p.join() (with no timeout) on every process", "run_all/returned-early", None),
+    # alone, the one child also outlives a short join (it passed in 1 of 3 runs under forkserver, as a hidden test)
+    ("01_processes", "mut_join_timeout_tenth", "run_all", "run_all", P.check_run_all_with_no_tuples,
+     "call p.join() (with no timeout) on every process", "run_all/returned-early", "forkserver"),
+    ("01_processes", "join_with_short_timeout", "run_all", "run_all", P.check_run_all_with_no_tuples,
+     "call p.join() (with no timeout) on every process", "run_all/returned-early", "fork"),
     ("01_processes", "run_all starved after a short join", "run_all", "run_all", P.check_run_all_many_at_once,
      "call p.join() (with no timeout) on every process", "run_all/returned-early", None),
     ("01_processes", "join_tenth_then_sleep", "run_all", "run_all", P.check_run_all_many_at_once,

@@ -420,7 +420,8 @@ class Targets:
             if everyone and len(pending) > 1:          # the first tuple's target waits for the next wave
                 first = min(index for index, _peer, _code in pending.values())
                 wave = [pid for pid in pending if pending[pid][0] != first] or wave
-            elif self.last_release is not None and self.met and self.hold_first and not self.call.finished.is_set():
+            elif ((self.last_release is not None or self.expected == 1) and self.met and self.hold_first
+                  and not self.call.finished.is_set()):
                 if self.first_clock is None:           # the first tuple's target outlives any short join(timeout)
                     self.first_clock = _CallerClock(self.call.task())
                 if self.first_clock.read() < self.hold_first or self.first_clock.dozing():
@@ -649,7 +650,7 @@ def check_run_all_with_no_tuples(judge, run_all) -> Verdict:
     if call.value != [] and call.value != ():
         return failed("run_all/wrong-codes", f"run_all(rendezvous_then_exit, []) returned {call.value!r}, "
                       "expected [].")
-    verdict = _judge_run_all(judge, run_all, [5])
+    verdict = _judge_run_all(judge, run_all, [5], hold_first=FIRST_HOLD)   # alone, it too outlives a short join
     return verdict or passed("no tuples gave [], and one tuple gave [5]")
 
 
