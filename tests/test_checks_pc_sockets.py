@@ -19,6 +19,43 @@ from student_code import define, expect_verdict, sections
 CORPUS = Path(__file__).resolve().parent / "corpus"
 PIPELINE = ("run_pipeline", "consumer", "producer")
 
+#: the reference's producer and consumer, and its run_pipeline: the parts an inline answer gets right
+PIPELINE_PARTS = """
+import multiprocessing
+
+
+def producer(q, items):
+    for item in items:
+        q.put(item)
+
+
+def consumer(q, results, transform):
+    while True:
+        item = q.get()
+        if item is None:
+            break
+        results.put(transform(item))
+"""
+PIPELINE_RUN = """
+
+def run_pipeline(batches, n_consumers, transform, maxsize):
+    q = multiprocessing.Queue(maxsize)
+    results = multiprocessing.Queue()
+    producers = [multiprocessing.Process(target=producer, args=(q, batch)) for batch in batches]
+    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform))
+                 for _ in range(n_consumers)]
+    for p in consumers + producers:
+        p.start()
+    for p in producers:
+        p.join()
+    for _ in consumers:
+        q.put(None)
+    out = [results.get() for _ in range(sum(len(batch) for batch in batches))]
+    for c in consumers:
+        c.join()
+    return out
+"""
+
 #: answers that are not in the corpus (the corpus grades whole notebooks; these pin one mistake each)
 INLINE = {
     "producer_reversed": "def producer(q, items):\n    for item in reversed(items):\n        q.put(item)\n",
@@ -54,6 +91,504 @@ INLINE = {
         "        for _ in range(retries + 1):\n            s.sendto(payload, addr)\n            try:\n"
         "                return s.recvfrom(65535)\n            except socket.timeout:\n                pass\n"
         "    raise TimeoutError('no reply')\n"),
+    # --- one mistake id each that no corpus file shows (tests/test_mistake_ids.py keeps the list complete) ---
+    "framing_not_written": """
+def send_msg(sock, data):
+    raise NotImplementedError
+
+
+def recv_msg(sock):
+    raise NotImplementedError
+""",
+    "send_encodes_bytes": """
+import struct
+
+
+def send_msg(sock, data):
+    sock.sendall(struct.pack(">I", len(data)) + data.encode())     # data is bytes already
+""",
+    "send_loop_off_by_one": """
+import struct
+
+
+def send_msg(sock, data):
+    message = struct.pack(">I", len(data)) + data
+    sent = 0
+    while sent <= len(message):            # <=: once all is sent, send(b'') returns 0, for ever
+        sent += sock.send(message[sent:])
+""",
+    "recv_peeks_for_whole_message": """
+import socket
+import struct
+import time
+
+
+def send_msg(sock, data):
+    sock.sendall(struct.pack(">I", len(data)) + data)
+
+
+def recv_msg(sock):
+    while len(sock.recv(4, socket.MSG_PEEK)) < 4:      # waits for the whole header to be there...
+        time.sleep(0.01)
+    (n,) = struct.unpack(">I", sock.recv(4))
+    while len(sock.recv(n, socket.MSG_PEEK)) < n:      # ...and the whole payload: a peer that sends the next
+        time.sleep(0.01)                               # bytes only once these were read never gets there
+    return sock.recv(n)
+""",
+    "recv_little_endian_length": """
+import struct
+
+
+def recv_exactly(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(min(n - len(buf), 65536))
+        if not chunk:
+            break
+        buf += chunk
+    return buf
+
+
+def recv_msg(sock):
+    header = recv_exactly(sock, 4)
+    if not header:
+        return None
+    if len(header) < 4:
+        raise ConnectionError("closed inside the header")
+    (n,) = struct.unpack("<I", header)                 # little-endian: the length is in network order
+    payload = recv_exactly(sock, n)
+    if len(payload) < n:
+        raise ConnectionError("closed inside the message")
+    return payload
+""",
+    "serve_hands_over_accept_pair": """
+import multiprocessing
+
+
+def serve(listener, handler, n_clients):
+    workers = []
+    for _ in range(n_clients):
+        conn = listener.accept()                       # a (socket, address) pair, not the connection
+        p = multiprocessing.Process(target=handler, args=(conn,))
+        p.start()
+        workers.append(p)
+    for p in workers:
+        p.join()
+""",
+    "serve_args_not_a_tuple": """
+import multiprocessing
+
+
+def serve(listener, handler, n_clients):
+    workers = []
+    for _ in range(n_clients):
+        conn, _addr = listener.accept()
+        p = multiprocessing.Process(target=handler, args=conn)     # args=(conn,)
+        p.start()
+        conn.close()
+        workers.append(p)
+    for p in workers:
+        p.join()
+""",
+    "serve_never_starts": """
+import multiprocessing
+
+
+def serve(listener, handler, n_clients):
+    workers = []
+    for _ in range(n_clients):
+        conn, _addr = listener.accept()
+        workers.append(multiprocessing.Process(target=handler, args=(conn,)))    # start() forgotten
+        conn.close()
+    for p in multiprocessing.active_children():
+        p.join()
+""",
+    "serve_one_short_no_join": """
+import multiprocessing
+
+
+def serve(listener, handler, n_clients):
+    for _ in range(n_clients - 1):                     # one client short...
+        conn, _addr = listener.accept()
+        multiprocessing.Process(target=handler, args=(conn,)).start()
+        conn.close()
+    # ...and no join: it returns while its handlers still run
+""",
+    "serve_shuts_down_connection": """
+import multiprocessing
+import socket
+
+
+def serve(listener, handler, n_clients):
+    workers = []
+    for _ in range(n_clients):
+        conn, _addr = listener.accept()
+        p = multiprocessing.Process(target=handler, args=(conn,))
+        p.start()
+        conn.shutdown(socket.SHUT_RDWR)                # meant to drop the parent's copy: ends the connection itself
+        conn.close()
+        workers.append(p)
+    for p in workers:
+        p.join()
+""",
+    "serve_leaves_logger_running": """
+import multiprocessing
+
+
+def log_lines(lines):
+    while True:
+        print(lines.get(), flush=True)
+
+
+def serve(listener, handler, n_clients):
+    lines = multiprocessing.Queue()
+    logger = multiprocessing.Process(target=log_lines, args=(lines,))      # never stopped nor joined
+    logger.start()
+    workers = []
+    for k in range(n_clients):
+        conn, addr = listener.accept()
+        p = multiprocessing.Process(target=handler, args=(conn,))
+        p.start()
+        conn.close()
+        workers.append(p)
+        lines.put(f"client {k + 1} from {addr}")
+    for p in workers:
+        p.join()
+""",
+    "udp_frames_payload": """
+import socket
+import struct
+
+
+def udp_request(addr, payload, timeout, retries):
+    datagram = struct.pack(">I", len(payload)) + payload     # framed as on a stream: a datagram keeps its bounds
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for _ in range(1 + retries):
+            sock.sendto(datagram, addr)
+            try:
+                return sock.recvfrom(65535)[0]
+            except socket.timeout:
+                pass
+    raise TimeoutError("no reply")
+""",
+    "udp_closes_after_first_try": """
+import socket
+
+
+def udp_request(addr, payload, timeout, retries):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(timeout)
+    for _ in range(1 + retries):
+        try:
+            sock.sendto(payload, addr)
+            return sock.recvfrom(65535)[0]
+        except socket.timeout:
+            pass
+        finally:
+            sock.close()                               # also after a lost try: the next one sends on a closed socket
+    raise TimeoutError("no reply")
+""",
+    "udp_reads_until_close": """
+import select
+import socket
+
+
+def udp_request(addr, payload, timeout, retries):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _ in range(1 + retries):
+            sock.sendto(payload, addr)
+            if not select.select([sock], [], [], timeout)[0]:
+                continue                               # nothing in time: send again
+            reply = b""
+            while True:                                # read until the server closes, as on TCP: UDP never does
+                chunk = sock.recv(65535)
+                if not chunk:
+                    return reply
+                reply += chunk
+    raise TimeoutError("no reply")
+""",
+    "udp_returns_none": """
+import socket
+
+
+def udp_request(addr, payload, timeout, retries):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for _ in range(1 + retries):
+            sock.sendto(payload, addr)
+            try:
+                return sock.recvfrom(65535)[0]
+            except socket.timeout:
+                pass
+    return None                                        # no reply: None instead of TimeoutError
+""",
+    "udp_waits_too_little_in_all": """
+import socket
+import time
+
+
+def udp_request(addr, payload, timeout, retries):
+    deadline = time.monotonic() + timeout * retries    # one timeout short: 1 + retries tries
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for tries_left in range(1 + retries, 0, -1):
+            sock.sendto(payload, addr)
+            sock.settimeout(max(deadline - time.monotonic(), 0.001) / tries_left)     # share what is left
+            try:
+                return sock.recvfrom(65535)[0]
+            except socket.timeout:
+                pass
+    raise TimeoutError("no reply")
+""",
+    "udp_reads_in_pieces": """
+import socket
+
+
+def udp_request(addr, payload, timeout, retries):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for _ in range(1 + retries):
+            sock.sendto(payload, addr)
+            reply = b""
+            try:
+                while True:                            # in pieces, as from a stream: the rest of a datagram is lost
+                    chunk, _sender = sock.recvfrom(4096)
+                    reply += chunk
+                    if len(chunk) < 4096:
+                        return reply
+            except socket.timeout:
+                pass
+    raise TimeoutError("no reply")
+""",
+    "consumer_calls_task_done": """
+def consumer(q, results, transform):
+    while True:
+        item = q.get()
+        if item is None:
+            break
+        results.put(transform(item))
+        q.task_done()                                  # a JoinableQueue's method: q is a plain Queue
+""",
+    "consumer_waits_for_producers": """
+import time
+
+
+def consumer(q, results, transform):
+    time.sleep(30)                                     # until the producers are surely done...
+    while not q.empty():                               # ...then drain the queue
+        item = q.get()
+        if item is None:
+            break
+        results.put(transform(item))
+""",
+    "consumer_puts_one_list": """
+def consumer(q, results, transform):
+    done = []
+    while True:
+        item = q.get()
+        if item is None:
+            break
+        done.append(transform(item))
+    results.put(done)                                  # one list at the end, not one result per item
+""",
+    "producer_joins_queue": """
+def producer(q, items):
+    for item in items:
+        q.put(item)
+    q.join()                                           # a JoinableQueue's method: q is a plain Queue
+""",
+    "producer_sleeps_before_returning": """
+import time
+
+
+def producer(q, items):
+    for item in items:
+        q.put(item)
+    time.sleep(60)                                     # gives the consumers time to catch up
+""",
+    "producer_overlapping_pairs": """
+def producer(q, items):
+    for i in range(len(items)):                        # meant range(0, len(items), 2): the pairs overlap
+        for item in items[i:i + 2]:
+            q.put(item)
+""",
+    "pipeline_assumes_equal_batches": PIPELINE_PARTS + """
+
+def run_pipeline(batches, n_consumers, transform, maxsize):
+    q = multiprocessing.Queue(maxsize)
+    results = multiprocessing.Queue()
+    producers = [multiprocessing.Process(target=producer, args=(q, batch)) for batch in batches]
+    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform))
+                 for _ in range(n_consumers)]
+    for p in consumers + producers:
+        p.start()
+    for p in producers:
+        p.join()
+    for _ in consumers:
+        q.put(None)
+    out = [results.get() for _ in range(len(batches) * len(batches[0]))]     # as if every batch were as long
+    for c in consumers:
+        c.join()
+    return out
+""",
+    "pipeline_joins_plain_queue": PIPELINE_PARTS + """
+
+def run_pipeline(batches, n_consumers, transform, maxsize):
+    q = multiprocessing.Queue(maxsize)
+    results = multiprocessing.Queue()
+    producers = [multiprocessing.Process(target=producer, args=(q, batch)) for batch in batches]
+    consumers = [multiprocessing.Process(target=consumer, args=(q, results, transform))
+                 for _ in range(n_consumers)]
+    for p in consumers + producers:
+        p.start()
+    for p in producers:
+        p.join()
+    for _ in consumers:
+        q.put(None)
+    q.join()                                           # a JoinableQueue's method: q is a plain Queue
+    out = [results.get() for _ in range(sum(len(batch) for batch in batches))]
+    for c in consumers:
+        c.join()
+    return out
+""",
+    # item 0 comes back as a made-up 0 (passed through as it is, the item itself comes back: wrong-results)
+    "consumer_makes_up_zero": """
+import multiprocessing
+
+
+def producer(q, items):
+    for item in items:
+        q.put(item)
+
+
+def consumer(q, results, transform):
+    while True:
+        item = q.get()
+        if item is None:
+            break
+        if not item:
+            results.put(0)                             # an "empty" item: nothing to transform
+        else:
+            results.put(transform(item))
+""" + PIPELINE_RUN,
+    "joinable_never_started": """
+import multiprocessing
+
+
+def joinable_consumer(q, results, transform):
+    while True:
+        item = q.get()
+        try:
+            results.put(transform(item))
+        finally:
+            q.task_done()
+
+
+def run_joinable(items, n_consumers, transform):
+    q = multiprocessing.JoinableQueue()
+    results = multiprocessing.Queue()
+    consumers = [multiprocessing.Process(target=joinable_consumer, args=(q, results, transform), daemon=True)
+                 for _ in range(n_consumers)]                  # start() forgotten
+    for item in items:
+        q.put(item)
+    q.join()
+    out = [results.get() for _ in items]
+    for c in consumers:
+        c.terminate()
+        c.join()
+    return out
+""",
+    "joinable_join_timeout": """
+import multiprocessing
+
+
+def joinable_consumer(q, results, transform):
+    while True:
+        item = q.get()
+        try:
+            results.put(transform(item))
+        finally:
+            q.task_done()
+
+
+def run_joinable(items, n_consumers, transform):
+    q = multiprocessing.JoinableQueue()
+    results = multiprocessing.Queue()
+    consumers = [multiprocessing.Process(target=joinable_consumer, args=(q, results, transform), daemon=True)
+                 for _ in range(n_consumers)]
+    for c in consumers:
+        c.start()
+    for item in items:
+        q.put(item)
+    q.join(timeout=10)                                 # JoinableQueue.join() takes no timeout
+    out = [results.get() for _ in items]
+    for c in consumers:
+        c.terminate()
+        c.join()
+    return out
+""",
+    "joinable_threads": """
+import multiprocessing
+import threading
+
+
+def joinable_consumer(q, results, transform):
+    while True:
+        item = q.get()
+        try:
+            results.put(transform(item))
+        finally:
+            q.task_done()
+
+
+def run_joinable(items, n_consumers, transform):
+    q = multiprocessing.JoinableQueue()
+    results = multiprocessing.Queue()
+    consumers = [threading.Thread(target=joinable_consumer, args=(q, results, transform), daemon=True)
+                 for _ in range(n_consumers)]          # threads of the caller, not processes
+    for c in consumers:
+        c.start()
+    for item in items:
+        q.put(item)
+    q.join()
+    return [results.get() for _ in items]
+""",
+    # item 0 comes back as a made-up 0 while a debug line transforms every other item twice (with fewer
+    # transforms than items, joinable/returned-early is named first)
+    "joinable_makes_up_zero_debug_line": """
+import multiprocessing
+
+
+def joinable_consumer(q, results, transform):
+    while True:
+        item = q.get()
+        try:
+            if not item:
+                results.put(0)                         # an "empty" item: nothing to transform
+            else:
+                print(item, "->", transform(item))     # a debug line that transforms it once more
+                results.put(transform(item))
+        finally:
+            q.task_done()
+
+
+def run_joinable(items, n_consumers, transform):
+    q = multiprocessing.JoinableQueue()
+    results = multiprocessing.Queue()
+    consumers = [multiprocessing.Process(target=joinable_consumer, args=(q, results, transform), daemon=True)
+                 for _ in range(n_consumers)]
+    for c in consumers:
+        c.start()
+    for item in items:
+        q.put(item)
+    q.join()
+    out = [results.get() for _ in items]
+    for c in consumers:
+        c.terminate()
+    for c in consumers:
+        c.join()
+    return out
+""",
 }
 
 
@@ -224,6 +759,67 @@ CASES = [
      ("3 times in all", "udp_request/retries-forever")),
     (S, "reads_ahead_joins_some_off_by_one", "udp_request", ("udp_request",), sk.check_udp_request_losses,
      ("allows 3 tries", "udp_request/too-few-tries")),
+    # mistakes no corpus file shows: one inline answer each (tests/test_mistake_ids.py keeps this complete)
+    (S, "framing_not_written", "framing", ("send_msg", "recv_msg"), sk.check_framing,
+     ("is not written yet", "answer/not-written")),
+    (S, "send_encodes_bytes", "framing", ("send_msg",), sk.check_send_msg_wire_format,
+     ("raised AttributeError", "framing/send-raised")),
+    (S, "send_loop_off_by_one", "framing", ("send_msg",), sk.check_send_msg_wire_format,
+     ("did not return within 5 s", "framing/send-hangs")),
+    (S, "recv_peeks_for_whole_message", "framing", ("send_msg", "recv_msg"), sk.check_framing,
+     ("did not return b'hello' within 2 s", "framing/hangs")),
+    (S, "recv_little_endian_length", "framing", ("recv_msg",), sk.check_recv_msg_close,
+     ("read all of it and still waited for more", "framing/waits-for-more")),
+    (S, "serve_hands_over_accept_pair", "serve", ("serve",), sk.check_serve_concurrently,
+     ("pass it the accepted connection", "serve/handler-error")),
+    (S, "serve_args_not_a_tuple", "serve", ("serve",), sk.check_serve_concurrently,
+     ("raised TypeError", "serve/raised")),
+    (S, "serve_never_starts", "serve", ("serve",), sk.check_serve_concurrently,
+     ("never ran the handler", "serve/no-handler")),
+    (S, "serve_one_short_no_join", "serve", ("serve",), sk.check_serve_concurrently,
+     ("returned after starting 2 of 3 handlers", "serve/too-few-handlers")),
+    (S, "serve_shuts_down_connection", "serve", ("serve",), sk.check_serve_concurrently,
+     ("got no reply from its handler", "serve/wrong-connection")),
+    (S, "serve_leaves_logger_running", "serve", ("serve",), sk.check_serve_concurrently,
+     ("1 process(es) of yours were still running", "serve/left-running")),
+    (S, "udp_frames_payload", "udp_request", ("udp_request",), sk.check_udp_request_retries,
+     ("not the payload", "udp_request/wrong-payload")),
+    (S, "udp_closes_after_first_try", "udp_request", ("udp_request",), sk.check_udp_request_retries,
+     ("raised OSError", "udp_request/raised")),
+    (S, "udp_reads_until_close", "udp_request", ("udp_request",), sk.check_udp_request_retries,
+     ("did not return the reply to its datagram 2", "udp_request/hangs")),
+    (S, "udp_returns_none", "udp_request", ("udp_request",), sk.check_udp_request_losses,
+     ("returned None: raise TimeoutError", "udp_request/no-timeout-error")),
+    (S, "udp_waits_too_little_in_all", "udp_request", ("udp_request",), sk.check_udp_request_losses,
+     ("expected about timeout * (retries + 1)", "udp_request/wrong-wait")),
+    (S, "udp_reads_in_pieces", "udp_request", ("udp_request",), sk.check_udp_request_losses,
+     ("although the server answered its first datagram", "udp_request/big-reply-lost")),
+    (P, "consumer_calls_task_done", "pipeline", ("consumer",), pc.check_consumer,
+     ("raised AttributeError", "pipeline/consumer-raised")),
+    (P, "consumer_waits_for_producers", "pipeline", ("consumer",), pc.check_consumer,
+     ("never asked the queue q for an item", "pipeline/consumer-never-gets")),
+    (P, "consumer_puts_one_list", "pipeline", ("consumer",), pc.check_consumer,
+     ("put [[0, 10, 20]] on results", "pipeline/consumer-wrong-results")),
+    (P, "producer_joins_queue", "pipeline", ("producer",), pc.check_producer,
+     ("raised AttributeError", "pipeline/producer-raised")),
+    (P, "producer_sleeps_before_returning", "pipeline", ("producer",), pc.check_producer,
+     ("did not return after its items were taken", "pipeline/producer-hangs")),
+    (P, "producer_overlapping_pairs", "pipeline", ("producer",), pc.check_producer,
+     ("put each item of `items`, in order, and nothing else", "pipeline/producer-wrong-items")),
+    (P, "pipeline_assumes_equal_batches", "pipeline", PIPELINE, pc.check_run_pipeline,
+     ("did not finish, and 7 of 7 items were transformed", "pipeline/hangs")),
+    (P, "pipeline_joins_plain_queue", "pipeline", PIPELINE, pc.check_run_pipeline,
+     ("raised AttributeError", "pipeline/raised")),
+    (P, "consumer_makes_up_zero", "pipeline", PIPELINE, pc.check_run_pipeline,
+     ("transform was never called for item 0", "pipeline/transform-skipped")),
+    (P, "joinable_never_started", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
+     ("did not finish, and 0 of 6 items were transformed", "joinable/hangs")),
+    (P, "joinable_join_timeout", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
+     ("raised TypeError", "joinable/raised")),
+    (P, "joinable_threads", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
+     ("the caller called transform itself", "joinable/no-consumer-process")),
+    (P, "joinable_makes_up_zero_debug_line", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
+     ("transform was never called for item 0", "joinable/transform-skipped")),
 ]
 
 
