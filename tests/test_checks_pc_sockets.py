@@ -369,6 +369,21 @@ def consumer(q, results, transform):
         results.put(transform(item))
         q.task_done()                                  # a JoinableQueue's method: q is a plain Queue
 """,
+    # waits on the wrong queue: it used to be told it "did not return after it received the sentinel"
+    "consumer_reads_results": """
+def consumer(q, results, transform):
+    while True:
+        item = results.get()
+        if item is None:
+            break
+        results.put(transform(item))
+""",
+    # off by one: it used to be told it lost the item "while the queue was full"
+    "producer_skips_last_item": """
+def producer(q, items):
+    for i in range(len(items) - 1):
+        q.put(items[i])
+""",
     "consumer_waits_for_producers": """
 import time
 
@@ -796,6 +811,10 @@ CASES = [
      ("although the server answered its first datagram", "udp_request/big-reply-lost")),
     (P, "consumer_calls_task_done", "pipeline", ("consumer",), pc.check_consumer,
      ("raised AttributeError", "pipeline/consumer-raised")),
+    (P, "consumer_reads_results", "pipeline", ("consumer",), pc.check_consumer,
+     ("never asked the queue q for an item", "pipeline/consumer-never-gets")),
+    (P, "producer_skips_last_item", "pipeline", ("producer",), pc.check_producer,
+     ("put each item of `items`, in order", "pipeline/producer-wrong-items")),
     (P, "consumer_waits_for_producers", "pipeline", ("consumer",), pc.check_consumer,
      ("never asked the queue q for an item", "pipeline/consumer-never-gets")),
     (P, "consumer_puts_one_list", "pipeline", ("consumer",), pc.check_consumer,

@@ -823,6 +823,7 @@ class _Queues:
         self.expired = 0                                     # timed gets answered Empty since the last delivery
         self.polls = 0                                       # empty()/get_nowait() answered "nothing" since then
         self.blocked_puts = 0
+        self.refused_full = 0                                # puts refused with Full, and full() answered True
         self.delivered: list = []
         self.got: list = []                                  # what the consumer got, in order
         self.taken: list = []                                # what the judge took off a producer's queue
@@ -877,6 +878,7 @@ class _Queues:
             if limit and len(self.items[name]) >= limit:
                 if not block:
                     self.polls += 1
+                    self.refused_full += 1
                     raise _refusal("Full")
                 until = None if timeout is None else time.perf_counter() + timeout
                 self.blocked_puts += 1
@@ -885,6 +887,7 @@ class _Queues:
                 try:
                     while len(self.items[name]) >= limit and not self.judge.closed:
                         if until is not None and time.perf_counter() >= until:
+                            self.refused_full += 1
                             raise _refusal("Full")
                         self.cv.wait(0.02)
                 finally:
@@ -914,6 +917,7 @@ class _Queues:
             limit = self.maxsize.get(name, 0)
             full = bool(limit) and len(self.items.get(name, [])) >= limit
             self.polls += full
+            self.refused_full += full
             return full
 
     # -- the judge's moves ----------------------------------------------------------------
@@ -1000,6 +1004,9 @@ def _probe_consumer(judge, consumer) -> tuple[str, str, _Flow, object]:
         call.wait(0)
         return "raised", call.error(), flow, call
     if not call.exited.is_set():
+        asked_q = any(name == "q" for _t, name, what in queues.calls if what.startswith("q.get"))
+        if not asked_q:                                  # it waits elsewhere (on results.get(), say)
+            return "stuck", "", flow, call
         return ("no-stop" if queues.delivered and queues.delivered[-1] == ("none",) else "stuck"), "", flow, call
     if flow.strange and any(what == "None" for _pid, what in flow.strange):
         return "transform-none", "", flow, call
@@ -1087,7 +1094,7 @@ def check_producer(judge, producer) -> Verdict:
         return failed("pipeline/producer-order", f"producer(q, items) put the items in the order {got}: put them in "
                       "the order given.", flow.events(), title=title)
     lost = [n for n in want if n not in got]
-    if lost and queues.calls and any(what == "put" for _t, _n, what in queues.calls):
+    if lost and queues.refused_full:                   # it met the full queue and did not wait for room
         return failed("pipeline/producer-drops-items", f"producer(q, items) lost {_plural(len(lost), 'item')} "
                       f"({', '.join(lost)}) while the queue was full: q.put(item) blocks until there is room "
                       "(back-pressure); do not give up on a full queue.", flow.events(), title=title)
