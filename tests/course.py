@@ -3,9 +3,6 @@
 A corpus file is ``tests/corpus/<assignment>/<student>.py``: ``# expect: <grade_id>=<verdict>``
 lines, a ``# why:`` line, then ``# %% <grade_id>`` sections that replace answer cells
 (missing sections come from ``reference.py``). Verdicts: pass, fail, partial, zero.
-``# known-miss@<start method>: <grade_id>...`` names a wrong answer the grader is known not to
-catch under that start method (a documented limit, e.g. joins under forkserver): there its
-verdict and mistakes are not compared, and the determinism harness lists it apart.
 """
 from __future__ import annotations
 
@@ -34,16 +31,6 @@ class Student:
     expect: dict[str, str] = field(default_factory=dict)
     why: str = ""
     mistakes: set[str] = field(default_factory=set)      # ids the grader must report (``# mistake:`` lines)
-    known_miss: dict[str, set[str]] = field(default_factory=dict)   # start method -> exercises not judged there
-
-    def expected(self, exercise: str, start_method: str | None = None) -> str:
-        if exercise in self.known_miss.get(start_method or "", ()):
-            return "any"
-        return self.expect.get(exercise, "pass")
-
-    def mistakes_under(self, start_method: str | None = None) -> set[str]:
-        missed = self.known_miss.get(start_method or "", set())
-        return {m for m in self.mistakes if m.partition("/")[0] not in missed}
 
     @property
     def id(self) -> str:
@@ -71,9 +58,6 @@ def read_student(path: Path) -> Student:
             student.why = line[len("# why:"):].strip()
         elif line.startswith("# mistake:"):
             student.mistakes.update(line[len("# mistake:"):].split())
-        elif line.startswith("# known-miss@"):
-            method, _, exercises = line[len("# known-miss@"):].partition(":")
-            student.known_miss.setdefault(method.strip(), set()).update(exercises.split())
     return student
 
 
@@ -228,7 +212,7 @@ def mistakes_reported(course: Path, assignment: str, student: str) -> dict[str, 
     return found
 
 
-def mismatches(course: Path, assignment: str, students: list[Student], start_method: str | None = None) -> list[str]:
+def mismatches(course: Path, assignment: str, students: list[Student]) -> list[str]:
     """One line per student whose grades (or reported mistake ids) do not match the corpus's expectations."""
     problems = []
     for student in students:
@@ -237,15 +221,14 @@ def mismatches(course: Path, assignment: str, students: list[Student], start_met
             problems.append(f"{student.id}: not graded")
             continue
         for gid, (score, max_score) in sorted(got.items()):
-            verdict = student.expected(gid, start_method)
+            verdict = student.expect.get(gid, "pass")
             if not verdict_met(verdict, score, max_score):
                 problems.append(f"{student.id}: {gid} expected {verdict}, got {score:g}/{max_score:g} ({student.why})")
-        intended = student.mistakes_under(start_method)
-        if intended:
+        if student.mistakes:
             reported = set(mistakes_reported(course, assignment, student.id).values())
-            if intended != reported:
+            if student.mistakes != reported:
                 problems.append(f"{student.id}: the grader reported the mistakes {sorted(reported)}, the corpus "
-                                f"says {sorted(intended)}")
+                                f"says {sorted(student.mistakes)}")
     return problems
 
 

@@ -81,11 +81,11 @@ def test_corpus_is_graded_as_expected(tmp_path, assignment, start_method):
     course = make_course(tmp_path, [assignment])
     submit(course, assignment, students)
     run = nbgrader(course, "autograde", assignment, "--force", start_method=start_method, check=False)
-    assert mismatches(course, assignment, students, start_method) == [], run.stderr[-3000:]
+    assert mismatches(course, assignment, students) == [], run.stderr[-3000:]
     assert central_mistakes_not_shown(course, assignment, students) == []
     write_visible_share(course, assignment, students)
     # the class report counts exactly the corpus's intended mistakes, each student once per exercise
-    intended = Counter(m for s in students for m in s.mistakes_under(start_method))
+    intended = Counter(m for s in students for m in s.mistakes)
     reported = Counter()
     for exercise in summarize(course, assignment, f"sqlite:///{course / 'gradebook.db'}"):
         reported.update(exercise.counts())

@@ -138,6 +138,85 @@ def _thread_waits_for(task: str) -> int | None:
     return pid if 0 < pid < 1 << 31 else None
 
 
+def _pipe_ends(pid: int) -> dict[str, list[tuple[int, int]]]:
+    """{pipe inode: [(fd, access mode), ...]} of the pipes a process holds (Linux ``/proc``); {} if unreadable."""
+    ends: dict[str, list[tuple[int, int]]] = {}
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return ends
+    for fd in fds:
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if not link.startswith("pipe:"):
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as f:
+                flags = int(f.read().split("flags:")[1].split()[0], 8)
+        except (OSError, IndexError, ValueError):
+            continue
+        ends.setdefault(link, []).append((int(fd), flags & 3))
+    return ends
+
+
+def _peek_pipe(pid: int, fd: int, size: int) -> bytes | None:
+    """The first ``size`` bytes waiting in another process's pipe, left where they are (tee(2)); None if fewer."""
+    import array
+    import ctypes
+    import fcntl
+    import termios
+
+    try:
+        mine = os.open(f"/proc/{pid}/fd/{fd}", os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    copy_r = copy_w = -1
+    try:
+        waiting = array.array("i", [0])
+        fcntl.ioctl(mine, termios.FIONREAD, waiting)
+        if waiting[0] != size:
+            return None
+        copy_r, copy_w = os.pipe()
+        tee = ctypes.CDLL(None, use_errno=True).tee
+        tee.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint]
+        if tee(mine, copy_w, size, 2) != size:          # SPLICE_F_NONBLOCK; tee copies, it never takes
+            return None
+        return os.read(copy_r, size)
+    except (OSError, AttributeError):
+        return None
+    finally:
+        for fd_ in (mine, copy_r, copy_w):
+            if fd_ >= 0:
+                os.close(fd_)
+
+
+def _unread_exit_statuses(host_pid: int, others: list[int]) -> int:
+    """Children of a fork server that ended and that ``host_pid`` never joined (Linux; 0 where it cannot tell).
+
+    Under forkserver the fork server, not the caller, reaps a child, so it never stays a
+    zombie of the caller; the server writes its exit status to the pipe the caller's
+    ``Process`` holds (its sentinel), and ``join()`` or ``is_alive()`` reads it. A pipe the
+    caller reads from that holds exactly one status, that no process of ``others`` (the stage's
+    tree, the fork server included) can write to any more, and whose bytes are an exit code,
+    is such a child.
+    """
+    from multiprocessing.forkserver import SIGNED_STRUCT
+
+    mine = _pipe_ends(host_pid)
+    if not mine:
+        return 0
+    written = {inode for pid in others for inode, ends in _pipe_ends(pid).items()
+               if any(mode != os.O_RDONLY for _fd, mode in ends)}
+    written |= {inode for inode, ends in mine.items() if any(mode != os.O_RDONLY for _fd, mode in ends)}
+    count = 0
+    for inode, ends in mine.items():
+        if inode in written:
+            continue
+        data = _peek_pipe(host_pid, ends[0][0], SIGNED_STRUCT.size)
+        if data is not None and -64 <= SIGNED_STRUCT.unpack(data)[0] <= 255:
+            count += 1
+    return count
+
+
 def _cpu_time(task: str) -> float | None:
     """Seconds the thread has run on a CPU (``schedstat``); None if unreadable."""
     try:

@@ -59,9 +59,10 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     they happen to be slow to end (``pipeline/left-running``). Under fork and spawn the judge
     sees which process a join waits for (os.waitpid) and lets only that one go, so joining all
     consumers but one is caught every run too; under forkserver a join waits on a pipe, so all
-    go together once the caller waits, and that mistake is caught only when one is slow to end.
-    A consumer that skips the hold (``os._exit``, or killed by ``terminate()``) and is never
-    joined is still a zombie of the caller at the return (fork, spawn): ``pipeline/not-joined``;
+    go together once the caller waits. Whatever ended without being joined (that one under
+    forkserver, or a consumer that skips the hold with ``os._exit``) is still a zombie of the
+    caller at the return, or under forkserver its exit status is still unread in the caller's
+    pipe: ``pipeline/not-joined``;
 ``run_joinable(items, n_consumers, transform)``
   * the transform of the item that completes the set is held until everything else is
     quiet: returning meanwhile means q.join() did not wait (``check_run_joinable``, visible);
@@ -72,7 +73,7 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     (``joinable/gives-up-waiting``); a caller that polls is let through after a second;
   * leftovers: consumers still running after the return (daemons do not die in a kernel);
     consumers stopped with ``terminate()`` but never joined are zombies of the caller at the
-    return (fork, spawn; forkserver reaps them itself): ``joinable/not-joined``;
+    return (under forkserver: exit statuses unread in its pipes): ``joinable/not-joined``;
   * process structure: every consumer that took an item must be a daemon, as each process
     tells the judge when it connects (non-daemon consumers stopped by hand otherwise pass
     every check): ``joinable/not-daemon``, after every other judgement (both checks);
@@ -795,17 +796,30 @@ def _left_running(flow: _Flow, grace: float = 1.5) -> list[int]:
     return sorted(flow.watch.alive)
 
 
-def _never_joined(flow: _Flow) -> list[int]:
-    """The student's processes that ended but that the caller never waited for (fork, spawn).
+def _never_joined(flow: _Flow) -> int:
+    """How many of the student's processes ended but were never waited for by the caller.
 
-    Such a process stays a zombie of the caller until it is joined (or polled with
-    ``is_alive()``), so this judges the structure, not the timing: it holds for a consumer
+    Under fork and spawn such a process stays a zombie of the caller until it is joined (or
+    polled with ``is_alive()``); under forkserver its exit status stays unread in the
+    caller's pipe. So this judges the structure, not the timing: it holds for a consumer
     that skips the exit the judge holds (``os._exit``, a SIGTERM from ``terminate()``) as for
-    one that happened to end just before the return. Under forkserver the fork server reaps
-    every child itself, so nothing is seen there.
+    one that happened to end just before the return.
     """
-    return sorted(p["pid"] for p in flow.judge.processes()
-                  if p["child_of_stage"] and not p["alive"] and not p["helper"] and not p["is_stage"])
+    from . import _unread_exit_statuses
+
+    found = flow.judge.processes()
+    servers = {p["pid"] for p in found if p["helper"] and "multiprocessing.forkserver" in p["cmdline"]}
+    deadline = time.monotonic() + 3.0
+    while servers and time.monotonic() < deadline and any(   # a status the server has yet to write
+            (not p["alive"] and p["ppid"] in servers) or (p["pid"] in servers and p["status"] != "sleeping")
+            for p in found):
+        time.sleep(0.05)
+        found = flow.judge.processes()
+    zombies = [p for p in found if p["child_of_stage"] and not p["alive"] and not p["helper"] and not p["is_stage"]]
+    stage = flow.judge.stage_peer.host_pid if flow.judge.stage_peer else None
+    if stage is None:
+        return len(zombies)
+    return len(zombies) + _unread_exit_statuses(stage, [p["host_pid"] for p in found if not p["is_stage"]])
 
 
 # --------------------------------------------------------------------------------------
@@ -1213,8 +1227,8 @@ def _finish_pipeline(judge, flow: _Flow, call, text: str, n_consumers: int, big:
     if not left:
         unjoined = _never_joined(flow)
         if unjoined:
-            return failed("pipeline/not-joined", f"{_plural(len(unjoined), 'process', 'processes')} of yours "
-                          f"had ended but {_were(len(unjoined))} never joined when {text} returned: your code did "
+            return failed("pipeline/not-joined", f"{_plural(unjoined, 'process', 'processes')} of yours "
+                          f"had ended but {_were(unjoined)} never joined when {text} returned: your code did "
                           "not wait for them, so one slower to end would have been left running; join every "
                           "producer and consumer before returning.", flow.events(), title=title)
     if left:
@@ -1508,8 +1522,8 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
                       title=title)
     unjoined = _never_joined(flow)
     if unjoined:
-        return failed("joinable/not-joined", f"after {text} returned, {_plural(len(unjoined), 'consumer')} had been "
-                      f"stopped but {_were(len(unjoined))} never joined: terminate() only asks a process to end, and "
+        return failed("joinable/not-joined", f"after {text} returned, {_plural(unjoined, 'consumer')} had been "
+                      f"stopped but {_were(unjoined)} never joined: terminate() only asks a process to end, and "
                       "it may still be running when you return; join every consumer after stopping it.",
                       flow.events(), title=title)
     flags = judge.daemon_flags()

@@ -1,11 +1,10 @@
 # expect: pipeline=fail
 # why: (a student gaming the grader) run_pipeline returns without joining its consumers, and each consumer
 #      ends with os._exit(0) after flushing its results, which skips every exit hook of the process (so a
-#      hold the grader sets at a consumer's end never comes); a consumer that ended but was never joined is
-#      still a zombie of the caller when run_pipeline returns (fork, spawn), and that is what the grader sees
+#      hold the grader sets at a consumer's end never comes); but a consumer that ended and was never joined
+#      is still a zombie of the caller when run_pipeline returns (under forkserver: its exit status is still
+#      unread in the caller's pipe), and the grader sees that
 # mistake: pipeline/not-joined
-# known-miss@forkserver: pipeline
-#      (there the fork server, not the caller, reaps every child, so no join can be seen)
 # %% pipeline
 import multiprocessing
 import os

@@ -2,10 +2,8 @@
 # why: (a mistake of the spec's list: terminate() without join()) run_joinable stops its daemon consumers with
 #      terminate() and returns without joining them; SIGTERM only asks a process to end, so one may still be
 #      running at the return; a timing test sees them gone, but the caller never waited: they are still zombies
-#      of the caller when it returns (fork, spawn)
+#      of the caller when it returns (its exit status unread under forkserver)
 # mistake: joinable/not-joined
-# known-miss@forkserver: joinable_pipeline
-#      (there the fork server, not the caller, reaps every child, so no join can be seen)
 # %% joinable_pipeline
 import multiprocessing
 
