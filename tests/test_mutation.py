@@ -111,3 +111,19 @@ def test_collect_oracle_counts_the_calls_of_target():
     assert not run_trials("05_queues", "collect", with_collect(collect), 2, stop_early=False).violations
     report = run_trials("05_queues", "collect", with_collect(collect.replace("range(n)", "range(n + 1)", 1)), 2)
     assert report.wrong and report.violations[0]["clause"] == "target not called once per i in range(n)"
+
+
+def test_producer_consumer_oracles_call_a_process_never_joined_wrong():
+    """``terminate()`` without ``join()`` (the spec's mistake) leaves nothing running, so the leftover check
+    called it correct and the grader's joinable/not-joined a refused correct mutant; the oracles now count
+    the caller's children that ended unjoined (zombies: trials run under fork)."""
+    pc = read_student(CORPUS / "06_producer_consumer" / "reference.py").sections
+    wrong = read_student(CORPUS / "06_producer_consumer" / "mut_joinable_terminate_without_join.py").sections
+
+    def with_joinable(source: str) -> str:
+        return "\n\n".join(source if gid == "joinable_pipeline" else s for gid, s in pc.items())
+
+    assert not run_trials("06_producer_consumer", "joinable_pipeline", with_joinable(pc["joinable_pipeline"]), 2,
+                          stop_early=False).violations
+    report = run_trials("06_producer_consumer", "joinable_pipeline", with_joinable(wrong["joinable_pipeline"]), 2)
+    assert report.wrong and report.violations[0]["clause"] == "returns without joining"

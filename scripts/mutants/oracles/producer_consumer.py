@@ -108,6 +108,21 @@ def _counting_starts():
         multiprocessing.process.BaseProcess.start = original
 
 
+def _never_joined() -> int:
+    """The caller's children that ended and were never waited for: zombies (trials run under fork).
+
+    The contract says to join every process; one never joined has ended only by luck of timing
+    (the spec's "terminate() without join()").
+    """
+    import psutil
+
+    count = 0
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            count += child.status() == psutil.STATUS_ZOMBIE
+    return count
+
+
 def _expected(items, big: bool = True) -> collections.Counter:
     return collections.Counter((repr(i), _size(i, big)) for i in items)
 
@@ -138,6 +153,7 @@ def pipeline_trial(student, rng) -> None:
         batches.append(Batch(items, pauses))
     with _counting_starts() as started:
         got = student.run_pipeline(batches, n_consumers, transform, maxsize)
+    unjoined = _never_joined()
     everything = [i for batch in batches for i in list.__iter__(batch)]
     setting = (f"{n_batches} batches of {[len(b) for b in batches]} items, {n_consumers} consumers, "
                f"maxsize {maxsize}")
@@ -159,6 +175,8 @@ def pipeline_trial(student, rng) -> None:
             and _board.first_transform.value > _board.last_batch_end.value:
         raise Violation("consumers wait for the producers", f"{setting}: the first transform began only after "
                         "every producer had finished (a producer paused)")
+    if unjoined:
+        raise Violation("returns without joining", f"{setting}: {unjoined} process(es) ended but never joined")
     bound = maxsize + n_batches + n_consumers + 1
     if _board.backlog.value > bound:
         raise Violation("no back-pressure", f"{setting}: {_board.backlog.value} items were produced and not yet "
@@ -194,6 +212,7 @@ def joinable_trial(student, rng) -> None:
         items = Paced(items, len(items) // 2, rng.uniform(1.0, 2.0))
     with _counting_starts() as started:
         got = student.run_joinable(items, n_consumers, transform)
+    unjoined = _never_joined()
     setting = f"{len(items)} items, {n_consumers} consumers" + (", the caller pauses once" if slow_caller else "")
     if not isinstance(got, list) or _results(got) != _expected(items, big=False):
         raise Violation("loses or duplicates results", f"{setting}: {len(got) if isinstance(got, list) else got!r} "
@@ -205,3 +224,5 @@ def joinable_trial(student, rng) -> None:
     if not all(started):
         raise Violation("consumers are not daemons", f"{setting}: daemon flags of the processes started "
                         f"{started}")
+    if unjoined:
+        raise Violation("returns without joining", f"{setting}: {unjoined} consumer(s) ended but never joined")
