@@ -214,6 +214,21 @@ def serve(listener, handler, n_clients):
         conn.close()
     # ...and no join: it returns while its handlers still run
 """,
+    # every handler gets the first connection: it used to be told the clients were served "one at a time"
+    "serve_same_connection_to_all": """
+import multiprocessing
+
+
+def serve(listener, handler, n_clients):
+    conns = [listener.accept()[0] for _ in range(n_clients)]
+    handlers = [multiprocessing.Process(target=handler, args=(conns[0],)) for _ in conns]
+    for h in handlers:
+        h.start()
+    for conn in conns:
+        conn.close()
+    for h in handlers:
+        h.join()
+""",
     "serve_shuts_down_connection": """
 import multiprocessing
 import socket
@@ -793,6 +808,8 @@ CASES = [
      ("never ran the handler", "serve/no-handler")),
     (S, "serve_one_short_no_join", "serve", ("serve",), sk.check_serve_concurrently,
      ("returned after starting 2 of 3 handlers", "serve/too-few-handlers")),
+    (S, "serve_same_connection_to_all", "serve", ("serve",), sk.check_serve_concurrently,
+     ("several handlers were given the same connection", "serve/wrong-connection")),
     (S, "serve_shuts_down_connection", "serve", ("serve",), sk.check_serve_concurrently,
      ("got no reply from its handler", "serve/wrong-connection")),
     (S, "serve_leaves_logger_running", "serve", ("serve",), sk.check_serve_concurrently,

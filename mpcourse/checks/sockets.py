@@ -482,6 +482,7 @@ class _Clients:
             self.socks.append(sock)
             judge.record("state", "blocked", "connected, waiting to be served", name=f"client {k + 1}", pid=-1 - k)
         self.arrived: dict[int, tuple[int, str, float]] = {}    # client -> (pid, name, when)
+        self.handlers: set[int] = set()                  # every handler process that reported, whichever client
         self.finished: set[int] = set()                  # clients whose handler may end
         self.closed: dict[int, float] = {}
         self.met = False
@@ -499,6 +500,7 @@ class _Clients:
         k = self._client(port)
         with self.cv:
             self.arrived[k] = (peer.pid, peer.name, time.perf_counter())
+            self.handlers.add(peer.pid)
             self.judge.record("state", "running", "served", name=f"client {k + 1}", pid=-1 - k)
             self.judge.record("state", "blocked", f"client {k + 1}: waiting for the other handlers", peer=peer,
                               name=f"handler of client {k + 1}")
@@ -629,6 +631,7 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
         _wait_for_handlers(judge, clients, call, n, patience)
         with clients.cv:
             arrived = dict(clients.arrived)
+            handlers = set(clients.handlers)
             clients.met = len(arrived) >= n
             clients.gave_up = not clients.met
             clients.cv.notify_all()
@@ -648,6 +651,11 @@ def _serve(judge, serve, n: int, order: list[int], patience: float = 4.0) -> Ver
                 return _serve_raised(call, text, clients, title)
             return failed("serve/no-handler", f"{text} never ran the handler for a client{_where(judge)}: accept each "
                           "connection and start a process running handler(conn).", clients.events(), title=title)
+        if len(arrived) < n and len(handlers) > len(arrived):
+            return failed("serve/wrong-connection", f"{text} started {len(handlers)} handler processes, but they "
+                          f"served only {len(arrived)} of the {n} clients: several handlers were given the same "
+                          "connection; give each handler the connection accept() returned for its client.",
+                          clients.events(), title=title)
         if len(arrived) < n:
             first = min(t for _pid, _name, t in arrived.values())
             if call.finished.is_set():
