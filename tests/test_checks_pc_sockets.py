@@ -399,6 +399,74 @@ def producer(q, items):
     for i in range(len(items) - 1):
         q.put(items[i])
 """,
+    # a consumer that gives up after 1.5 s with a caller that puts at once: it passed the visible test every run
+    "joinable_gives_up_after_a_while": """
+import multiprocessing
+import queue
+
+
+def joinable_consumer(q, results, transform):
+    while True:
+        try:
+            item = q.get(timeout=1.5)
+        except queue.Empty:
+            return
+        try:
+            results.put(transform(item))
+        finally:
+            q.task_done()
+
+
+def run_joinable(items, n_consumers, transform):
+    q = multiprocessing.JoinableQueue()
+    results = multiprocessing.Queue()
+    consumers = [multiprocessing.Process(target=joinable_consumer, args=(q, results, transform), daemon=True)
+                 for _ in range(n_consumers)]
+    for c in consumers:
+        c.start()
+    for item in items:
+        q.put(item)
+    q.join()
+    out = [results.get() for _ in items]
+    for c in consumers:
+        c.terminate()
+        c.join()
+    return out
+""",
+    # the same consumer waiting in short timed gets, but it goes on waiting: correct (the checker waits it out)
+    "joinable_polls_and_keeps_waiting": """
+import multiprocessing
+import queue
+
+
+def joinable_consumer(q, results, transform):
+    while True:
+        try:
+            item = q.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        try:
+            results.put(transform(item))
+        finally:
+            q.task_done()
+
+
+def run_joinable(items, n_consumers, transform):
+    q = multiprocessing.JoinableQueue()
+    results = multiprocessing.Queue()
+    consumers = [multiprocessing.Process(target=joinable_consumer, args=(q, results, transform), daemon=True)
+                 for _ in range(n_consumers)]
+    for c in consumers:
+        c.start()
+    for item in items:
+        q.put(item)
+    q.join()
+    out = [results.get() for _ in items]
+    for c in consumers:
+        c.terminate()
+        c.join()
+    return out
+""",
     "consumer_waits_for_producers": """
 import time
 
@@ -828,6 +896,9 @@ CASES = [
      ("although the server answered its first datagram", "udp_request/big-reply-lost")),
     (P, "consumer_calls_task_done", "pipeline", ("consumer",), pc.check_consumer,
      ("raised AttributeError", "pipeline/consumer-raised")),
+    (P, "joinable_gives_up_after_a_while", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable,
+     ("keep waiting with a plain q.get()", "joinable/consumer-gives-up")),
+    (P, "joinable_polls_and_keeps_waiting", "joinable_pipeline", ("run_joinable",), pc.check_run_joinable, None),
     (P, "consumer_reads_results", "pipeline", ("consumer",), pc.check_consumer,
      ("never asked the queue q for an item", "pipeline/consumer-never-gets")),
     (P, "producer_skips_last_item", "pipeline", ("producer",), pc.check_producer,

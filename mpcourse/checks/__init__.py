@@ -138,6 +138,34 @@ def _thread_waits_for(task: str) -> int | None:
     return pid if 0 < pid < 1 << 31 else None
 
 
+#: per machine, the syscalls a blocked q.get() sleeps in: read (the pipe), futex (the queue's lock), poll/ppoll
+_WAITS = {"x86_64": {"0": "read", "202": "futex", "7": "poll", "271": "ppoll"},
+          "aarch64": {"63": "read", "98": "futex", "73": "ppoll"}}
+
+
+def _waits_for_ever(task: str) -> bool | None:
+    """The thread is blocked with no timeout (True: a plain ``q.get()``) or with one (False: ``get(timeout=...)``).
+
+    Read from ``/proc/<pid>/task/<tid>/syscall``: a read of a pipe, or a futex or ppoll with
+    no timeout, or a poll with -1, waits for ever; the same calls with a timeout end by
+    themselves. None where the OS does not say, or for any other wait.
+    """
+    try:
+        with open(os.path.join(task, "syscall"), encoding="ascii", errors="replace") as f:
+            fields = f.read().split()
+    except OSError:
+        return None
+    call = _WAITS.get(os.uname().machine, {}).get(fields[0] if fields else "")
+    if call is None or len(fields) < 7:
+        return None
+    args = [int(a, 16) for a in fields[1:7]]
+    if call == "read":
+        return True
+    if call == "poll":
+        return args[2] & 0xFFFFFFFF == 0xFFFFFFFF
+    return (args[3] if call == "futex" else args[2]) == 0
+
+
 def _pipe_ends(pid: int) -> dict[str, list[tuple[int, int]]]:
     """{pipe inode: [(fd, access mode), ...]} of the pipes a process holds (Linux ``/proc``); {} if unreadable."""
     ends: dict[str, list[tuple[int, int]]] = {}

@@ -64,6 +64,12 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     caller at the return, or under forkserver its exit status is still unread in the caller's
     pipe: ``pipeline/not-joined``;
 ``run_joinable(items, n_consumers, transform)``
+  * timing: the caller's first item is held until every consumer is seen blocked in a get
+    with no timeout (its main thread in read, or in a futex or poll without one, read from
+    ``/proc/<pid>/task/<pid>/syscall``), or until they have waited ``LONG_TIMEOUT``, or one
+    has given up: a consumer that returns when ``get(timeout=...)`` finds nothing gives up
+    every run, not only when the caller is slower than its timeout
+    (``joinable/consumer-gives-up``); one that keeps waiting in short timed gets passes;
   * the transform of the item that completes the set is held until everything else is
     quiet: returning meanwhile means q.join() did not wait (``check_run_joinable``, visible);
   * a hang after every item was transformed is q.join() without task_done();
@@ -93,7 +99,7 @@ import threading
 import time
 from multiprocessing import util
 
-from . import Verdict, _thread_state, _thread_waits_for, _thread_wchan, check, failed, passed
+from . import Verdict, _thread_state, _thread_waits_for, _thread_wchan, _waits_for_ever, check, failed, passed
 
 MODULE = "mpcourse.checks.producer_consumer"
 BIG = 256 * 1024               # bytes of a large result: more than any pipe buffer holds
@@ -496,6 +502,8 @@ class _Flow:
         self.hold_take = lambda n, pid: False
         self.hold_exit = lambda pid: False
         self.hold_send = lambda n, pid: False
+        self.hold_caller_put = lambda n: False  # run_joinable: the caller's own send of item n
+        self.said_born: set[int] = set()        # processes that got the judge's objects (their start-up is over)
         self.call = None                        # the student's call, once started
         self.exiting: dict[int, float] = {}     # consumer pid -> when it asked to exit (every result sent by then)
         self.exits_released = False             # every consumer's exit let go
@@ -517,7 +525,12 @@ class _Flow:
             return
         with self.cv:
             if peer.pid == self.stage and self.caller_puts and n not in self.put_at:
-                self.put_at[n] = time.perf_counter()             # the caller puts the items itself (run_joinable)
+                if self.hold_caller_put(n):                      # the caller puts the items itself (run_joinable)
+                    self.judge.record("mark", "held", f"item {n} until the consumers wait", peer=peer)
+                    while self.hold_caller_put(n) and not self.judge.closed:
+                        self.cv.wait(0.05)
+                self.put_at[n] = time.perf_counter()
+                self.progress()
                 return
             if peer.pid == self.stage or n in self.put_by:
                 return                           # handed to a child being started, or passed on (a Manager)
@@ -562,6 +575,7 @@ class _Flow:
             return                               # the stage unpickling the transform it hands on
         with self.cv:
             self.names.setdefault(peer.pid, peer.name)
+            self.said_born.add(peer.pid)
             self.watch.born(peer.pid)
             self.progress()
             self.cv.notify_all()
@@ -1408,6 +1422,36 @@ def _confirm_too_few(flow: _Flow, call, enough) -> None:
 # --------------------------------------------------------------------------------------
 # run_joinable
 
+def _until_consumers_wait(flow: _Flow, call, n_consumers: int) -> None:
+    """Hold the caller's first item until its consumers block on the queue with no timeout.
+
+    Or until one has ended, or they have waited ``LONG_TIMEOUT``: a consumer that gives up on
+    an empty queue (``get(timeout=...)``, then return) gives up on every run, not only when
+    the caller happens to be slower than its timeout (``joinable/consumer-gives-up``). A
+    plain ``q.get()`` is seen at once (``/proc/<pid>/task/<pid>/syscall``), so a correct
+    answer costs a moment; where the OS does not tell, the hold ends when they are quiet.
+    """
+    def over() -> bool:
+        return call.finished.is_set() or bool(flow.watch.ended_consumers())
+
+    flow.wait_until(lambda: over() or (len(flow.watch.alive) >= n_consumers and flow.watch.quiet()), stall=PHASE)
+    if not _STATUS_TELLS or not os.path.isdir("/proc/self/task"):
+        return
+    since = time.perf_counter()
+
+    def settled() -> bool:
+        """Every consumer left waits for ever (or none is left): one still in a timed get may yet give up."""
+        if not flow.watch.alive:
+            return bool(flow.watch.ended_consumers())
+        # a process still starting (spawn, forkserver) reads its arguments from the caller: that read is no get
+        return all(pid in flow.said_born and
+                   _waits_for_ever(f"/proc/{info['host_pid']}/task/{info['host_pid']}") is True
+                   for pid, info in flow.watch.alive.items())
+
+    flow.wait_until(lambda: call.finished.is_set() or settled() or time.perf_counter() - since >= LONG_TIMEOUT,
+                    stall=LONG_TIMEOUT + 1)
+
+
 def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: bool = False) -> Verdict | None:
     """The transform that completes the set of items is held; with ``gather``, every transform until all meet."""
     flow = _Flow(judge, [count], name="run_joinable")
@@ -1428,7 +1472,13 @@ def _judge_joinable(judge, run_joinable, count: int, n_consumers: int, gather: b
     flow.hold_take = hold_take
     # the last result stays in flight after its task_done(): only a caller that waits for it gets it
     flow.hold_send = lambda n, pid: n == state["final"] and not flow.sends_released
+    state["first_put"] = True
+    flow.hold_caller_put = lambda n: state["first_put"]
     call = flow.call = judge.call(run_joinable, items, n_consumers, transform, name="run_joinable")
+    _until_consumers_wait(flow, call, n_consumers)
+    with flow.cv:
+        state["first_put"] = False
+        flow.cv.notify_all()
     if gather:
         flow.wait_until(lambda: call.finished.is_set() or len(flow.in_transform) > n_consumers or (
             flow.watch.quiet() and len(flow.in_transform) >= meet) or (
