@@ -745,6 +745,11 @@ CASES = [
      ("read the results with results.get()", "pipeline/gives-up-waiting")),
     (P, "sleeps_then_get_nowait", "pipeline", PIPELINE, pc.check_run_pipeline_late_producer,
      ("read the results with results.get()", "pipeline/gives-up-waiting")),
+    # the visible test too (it caught them only by luck of timing: [0, 1] in scripts/determinism.py, forkserver)
+    (P, "mut_results_get_nowait", "pipeline", PIPELINE, pc.check_run_pipeline,
+     ("read the results with results.get()", "pipeline/gives-up-waiting")),
+    (P, "sleeps_then_get_nowait", "pipeline", PIPELINE, pc.check_run_pipeline,
+     ("read the results with results.get()", "pipeline/gives-up-waiting")),
     (P, "alt_polls_instead_of_blocking", "pipeline", PIPELINE, pc.check_run_pipeline, None),
     (P, "alt_polls_instead_of_blocking", "pipeline", PIPELINE, pc.check_run_pipeline_late_producer, None),
     (P, "mut_returns_before_joining_consumers", "pipeline", PIPELINE, pc.check_run_pipeline,

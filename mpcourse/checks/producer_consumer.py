@@ -51,7 +51,9 @@ Test plan (COURSE_SPEC's contract, dimension by dimension):
     caller waits in the kernel (not runnable, not in ``time.sleep``): reading the results
     with ``get_nowait()``, at once or after a pause, raises Empty every time
     (``pipeline/gives-up-waiting``);
-  * results: every result exactly once, any order (every check);
+  * results: every result exactly once, any order (every check); in ``check_run_pipeline``
+    (visible) too, the transform of the last item ends only once the caller waits in the
+    kernel, so ``get_nowait()`` on the results fails the visible test every run;
   * leftovers: no process of the stage may run after the return (every check; children of
     ``subprocess`` and new sessions count). Once every item is out, each consumer is held at
     its very end (after its queues have sent every result) until the caller waits for it, so
@@ -1299,10 +1301,22 @@ def check_run_pipeline(judge, run_pipeline, consumer=None, producer=None) -> Ver
     if flow.stopped_early():
         return _early_stop(judge, flow, consumer, text, "while a producer still had its last item to put")
 
-    # 3. the last item goes; one None per consumer must stop them all
+    # 3. the last item goes; one None per consumer must stop them all; its transform ends only once the caller
+    #    waits in the kernel, so results read with get_nowait() (at once or after a pause) miss it every run
+    final = {"n": None}
+
+    def hold_final(n, pid) -> bool:
+        if final["n"] is None and flow.taken() >= set(range(flow.total)):
+            final["n"] = n
+        return n == final["n"]
+
     with flow.cv:
         phase["now"] = 3
+        flow.hold_take = hold_final
         flow.cv.notify_all()
+    flow.wait_until(lambda: call.finished.is_set() or (
+        final["n"] is not None and flow.watch.quiet(2 * SETTLE) and flow.watch.caller_waits()), stall=PHASE)
+    flow.release()
     verdict = _finish_pipeline(judge, flow, call, text, n_consumers)
     if verdict:
         return verdict
